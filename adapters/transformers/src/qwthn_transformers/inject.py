@@ -1,0 +1,101 @@
+"""Puts adapter layers into a model by target-module name, peft-style.
+
+Matching: a list of names matches a module whose full name equals an entry or
+ends with "." + entry ("q_proj" matches "model.layers.0.self_attn.q_proj"); a
+single string is a regular expression that must match the full name;
+"all-linear" takes every nn.Linear except the output embedding (lm_head).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from torch import nn
+
+from qwthn.config import LoRAConfig, QWTHNConfig
+from qwthn.errors import QwthnError
+from qwthn.tuners import AdapterLayer, create_adapter_layer
+
+ALL_LINEAR = "all-linear"
+CONFIG_ATTRIBUTE = "qwthn_adapter_config"
+
+
+@dataclass(frozen=True)
+class InjectionReport:
+    """What was wrapped and how many parameters now train."""
+
+    targets: tuple[str, ...]
+    trainable_params: int
+    total_params: int
+
+    @property
+    def trainable_fraction(self) -> float:
+        return self.trainable_params / self.total_params
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.targets)} layers adapted; trainable params: {self.trainable_params:,} "
+            f"|| all params: {self.total_params:,} || trainable%: {100 * self.trainable_fraction:.4f}"
+        )
+
+
+def _output_embedding(model: nn.Module) -> nn.Module | None:
+    getter = getattr(model, "get_output_embeddings", None)
+    return getter() if callable(getter) else None
+
+
+def find_target_modules(model: nn.Module, target_modules: list[str] | str) -> list[str]:
+    """Names of the nn.Linear modules the targets select, in model order."""
+    linear = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if target_modules == ALL_LINEAR:
+        head = _output_embedding(model)
+        selected = [name for name, module in linear if module is not head]
+    elif isinstance(target_modules, str):
+        try:
+            pattern = re.compile(target_modules)
+        except re.error as error:
+            raise QwthnError(f"target_modules regex {target_modules!r} is invalid: {error}") from None
+        selected = [name for name, _ in linear if pattern.fullmatch(name)]
+    else:
+        wanted = set(target_modules)
+        selected = [name for name, _ in linear if name in wanted or any(name.endswith("." + t) for t in wanted)]
+    if not selected:
+        examples = ", ".join(sorted({name.rsplit(".", 1)[-1] for name, _ in linear})[:8]) or "none"
+        raise QwthnError(
+            f"target_modules {target_modules!r} match no nn.Linear layer; this model's linear layers include: {examples}"
+        )
+    return selected
+
+
+def _layer_config(config: QWTHNConfig | LoRAConfig, index: int) -> QWTHNConfig | LoRAConfig:
+    """Distinct, reproducible seeds per layer so adapted layers do not start identical."""
+    if isinstance(config, QWTHNConfig) and config.seed is not None:
+        return config.model_copy(update={"seed": config.seed + index})
+    return config
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total), counting shared tensors once."""
+    unique = {id(param): param for param in model.parameters()}.values()
+    return sum(p.numel() for p in unique if p.requires_grad), sum(p.numel() for p in unique)
+
+
+def inject_adapter(model: nn.Module, config: QWTHNConfig | LoRAConfig) -> InjectionReport:
+    """Wrap the target layers in place, freeze everything else, and remember the config on the model."""
+    if getattr(model, CONFIG_ATTRIBUTE, None) is not None:
+        raise QwthnError("this model already carries a qwthn adapter; build or load a fresh base model first")
+    targets = find_target_modules(model, config.target_modules)
+    model.requires_grad_(False)
+    for index, name in enumerate(targets):
+        parent_name, _, child_name = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        layer = create_adapter_layer(getattr(parent, child_name), _layer_config(config, index))
+        setattr(parent, child_name, layer)
+    setattr(model, CONFIG_ATTRIBUTE, config)
+    trainable, total = count_parameters(model)
+    return InjectionReport(tuple(targets), trainable, total)
+
+
+def adapter_layers(model: nn.Module) -> dict[str, AdapterLayer]:
+    return {name: module for name, module in model.named_modules() if isinstance(module, AdapterLayer)}

@@ -1,0 +1,111 @@
+"""Saves and loads adapters as adapter_config.json + adapter_model.safetensors (no pickle).
+
+Files are written under temporary names and renamed into place, so a crash
+mid-save never leaves a half-written adapter behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from qwthn import __version__
+from qwthn.config import LoRAConfig, QWTHNConfig, parse_adapter_config
+from qwthn.errors import QwthnError
+from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter
+
+CONFIG_NAME = "adapter_config.json"
+WEIGHTS_NAME = "adapter_model.safetensors"
+
+
+def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Only the adapter's own tensors, keyed by their full name in the model."""
+    state = {}
+    for layer_name, layer in adapter_layers(model).items():
+        for name, param in layer.adapter_parameters().items():
+            state[f"{layer_name}.{name}"] = param.detach().to("cpu").contiguous()
+    return state
+
+
+def _write_atomically(path: Path, write) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_adapter(model: nn.Module, directory: str | Path) -> Path:
+    config = getattr(model, CONFIG_ATTRIBUTE, None)
+    if config is None:
+        raise QwthnError("this model has no qwthn adapter to save; call inject_adapter or load_adapter first")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {**config.model_dump(mode="json"), "qwthn_version": __version__}
+    base = getattr(getattr(model, "config", None), "_name_or_path", None)
+    if base:
+        meta["base_model_name_or_path"] = base
+    _write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(adapter_state_dict(model), path))
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    _write_atomically(directory / CONFIG_NAME, lambda path: Path(path).write_text(text, encoding="utf-8"))
+    return directory
+
+
+def read_adapter_config(directory: str | Path) -> QWTHNConfig | LoRAConfig:
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise QwthnError(f"no {CONFIG_NAME} in {directory}; point at a directory written by save_adapter")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise QwthnError(f"{path} is not valid JSON: {error}") from None
+    for key in ("qwthn_version", "base_model_name_or_path"):
+        data.pop(key, None)
+    return parse_adapter_config(data, source=str(path))
+
+
+def load_adapter(
+    model: nn.Module, directory: str | Path, *, overrides: dict | None = None
+) -> QWTHNConfig | LoRAConfig:
+    """Inject the saved adapter into a fresh base model and load its weights exactly.
+
+    `overrides` replace config fields that do not change the weights' shapes,
+    e.g. {"backend": "qiskit", "shots": 1000} to run a trained adapter elsewhere.
+    """
+    config = read_adapter_config(directory)
+    if overrides:
+        config = parse_adapter_config({**config.model_dump(), **overrides}, source="overrides")
+    weights_path = Path(directory) / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise QwthnError(f"no {WEIGHTS_NAME} in {directory}; the adapter directory is incomplete")
+    try:
+        state = load_file(weights_path)
+    except (SafetensorError, OSError) as error:
+        raise QwthnError(f"{weights_path} is not a readable safetensors file: {error}") from None
+    inject_adapter(model, config)
+    expected = adapter_state_dict(model)
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise QwthnError(
+            f"adapter in {directory} does not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
+            "load it onto the base model it was trained on"
+        )
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in state.items():
+            target = parameters[name]
+            if target.shape != tensor.shape:
+                raise QwthnError(f"adapter tensor {name} has shape {tuple(tensor.shape)}, the model expects "
+                                 f"{tuple(target.shape)}; load it onto the base model it was trained on")
+            target.copy_(tensor)
+    return config
