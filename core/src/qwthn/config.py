@@ -58,7 +58,9 @@ class QWTHNConfig(_AdapterBase):
     @model_validator(mode="after")
     def _fusion_matches_readout(self) -> QWTHNConfig:
         if self.fusion == "weighted" and self.readout == "probs":
-            raise ValueError("fusion 'weighted' needs readout 'expval_z' (it multiplies z by <Z_i>); or use fusion 'linear'")
+            raise ValueError(
+                "fusion 'weighted' needs readout 'expval_z' (it multiplies z by <Z_i>); or use fusion 'linear'"
+            )
         return self
 
 

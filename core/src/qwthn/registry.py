@@ -85,8 +85,14 @@ class BackendRegistry:
             self._add(backend_class, plugin=name, distribution=distribution, version=version)
 
         for impl in manager.hook.qwthn_register_backends.get_hookimpls():
-            if impl.plugin is plugin:
+            if impl.plugin is not plugin:
+                continue
+            try:
                 impl.function(register=register)
+            except PluginValidationError:
+                raise
+            except Exception as error:  # a plugin whose own imports fail is skipped, loudly
+                print(f"qwthn: skipping backend plugin '{name}': {type(error).__name__}: {error}", file=sys.stderr)
 
     @staticmethod
     def _hook_names() -> list[str]:

@@ -63,7 +63,8 @@ def find_target_modules(model: nn.Module, target_modules: list[str] | str) -> li
     if not selected:
         examples = ", ".join(sorted({name.rsplit(".", 1)[-1] for name, _ in linear})[:8]) or "none"
         raise QwthnError(
-            f"target_modules {target_modules!r} match no nn.Linear layer; this model's linear layers include: {examples}"
+            f"target_modules {target_modules!r} match no nn.Linear layer; "
+            f"this model's linear layers include: {examples}"
         )
     return selected
 

@@ -1,0 +1,5 @@
+"""`python -m qwthn` runs the CLI."""
+
+from qwthn.cli import main
+
+main()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Creates .venv and installs qwthn from this checkout: core, the emulator backend and the
+# transformers adapter, in editable mode. `--dev` adds the test and benchmark tools.
+# torch is installed first, pinned (TORCH_SPEC), so that resolving `torch>=2.1` later never
+# pulls a multi-GB CUDA build onto a CPU machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+
+pip install "$TORCH_SPEC"
+pip install -e ./core -e ./plugins/emulator -e ./adapters/transformers
+if [ "${1:-}" = "--dev" ]; then
+  pip install -r requirements-dev.txt
+fi
+echo "qwthn installed in .venv: try .venv/bin/qwthn backends"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs everything (see install.sh), then runs the linter, the test suite and the
+# benchmark smoke run. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install.sh --dev
+.venv/bin/ruff check .
+.venv/bin/python benchmarks/qnn_throughput.py --smoke
+.venv/bin/python -m pytest "$@"
