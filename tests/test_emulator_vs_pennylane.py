@@ -85,7 +85,9 @@ def values_and_gradients(outputs: torch.Tensor, cotangent: torch.Tensor, *leaves
         grads = torch.autograd.grad((outputs * cotangent).sum(), leaves, allow_unused=True)
     else:  # no gate reads an input or a weight
         grads = (None,) * len(leaves)
-    return [outputs.detach()] + [torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, grads)]
+    return [outputs.detach()] + [
+        torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, grads, strict=True)
+    ]
 
 
 @pytest.mark.parametrize("seed", range(N_CIRCUITS))
@@ -111,5 +113,7 @@ def test_random_circuit_matches_pennylane(seed: int, monkeypatch: pytest.MonkeyP
         outputs = backend.evaluate(backend.compile(circuit), ours_in, ours_w)
         assert outputs.shape == (rows, circuit.n_outputs) and outputs.dtype == torch.float64
         actual = values_and_gradients(outputs, cotangent, ours_in, ours_w)
-        for what, ours, theirs in zip(("values", "input grads", "weight grads"), actual, expected):
-            torch.testing.assert_close(ours, theirs, atol=TOLERANCE, rtol=0, msg=lambda m, w=what, p=path: f"{p} {w}: {m}")
+        for what, ours, theirs in zip(("values", "input grads", "weight grads"), actual, expected, strict=True):
+            torch.testing.assert_close(
+                ours, theirs, atol=TOLERANCE, rtol=0, msg=lambda m, w=what, p=path: f"{p} {w}: {m}"
+            )

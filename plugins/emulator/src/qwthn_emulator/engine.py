@@ -25,7 +25,10 @@ def should_fuse(n_qubits: int, n_ops: int, rows: int, fuse_threshold: float) -> 
 
 
 def simulate(plan: Plan, n_qubits: int, angles: Angles, constant: Constant, fuse_threshold: float) -> torch.Tensor:
-    """The final state, [rows, 2^n] with rows 1 (no per-row angle reached it) or the batch size."""
+    """The final state, [rows, 2^n] real or complex, or [rows, 2, 2^n] planar (see `apply_unitary`).
+
+    rows is 1 when no per-row angle reached the state, else the batch size.
+    """
     zero = torch.tensor([[1.0, 0.0]], dtype=angles.inputs.dtype, device=angles.inputs.device)
     amplitudes = [zero] * n_qubits
     for op in plan.core:
@@ -42,10 +45,11 @@ def simulate(plan: Plan, n_qubits: int, angles: Angles, constant: Constant, fuse
         for op in plan.tails:
             amplitudes[op.wire] = _apply_to_pair(amplitudes[op.wire], op, angles)
     state = product_state(amplitudes)
-    for block in blocks:
+    for position, block in enumerate(blocks):
         if block.fusable and should_fuse(n_qubits, len(block.ops), state.shape[0], fuse_threshold):
             identity = torch.eye(2**n_qubits, dtype=state.real.dtype, device=state.device)
-            state = apply_unitary(state, _run(identity, n_qubits, block.ops, angles, constant))
+            unitary_t = _run(identity, n_qubits, block.ops, angles, constant)
+            state = apply_unitary(state, unitary_t, planar=position == len(blocks) - 1)
         else:
             state = _run(state, n_qubits, block.ops, angles, constant)
     return state

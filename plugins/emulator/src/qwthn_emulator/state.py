@@ -50,18 +50,28 @@ def apply_monomial(state: torch.Tensor, perm: torch.Tensor | None, signs: torch.
 
 
 def product_state(amplitudes: list[torch.Tensor]) -> torch.Tensor:
-    """Kronecker product of per-wire [rows, 2] amplitudes, wire 0 outermost."""
-    state = amplitudes[0]
-    for amplitude in amplitudes[1:]:
-        state, amplitude = promote(state, amplitude)
-        state = (state.unsqueeze(2) * amplitude.unsqueeze(1)).reshape(-1, state.shape[1] * 2)
+    """Kronecker product of per-wire [rows, 2] amplitudes, wire 0 outermost.
+
+    Built from the last wire outwards so each new factor is the outer axis: the backward
+    reductions then run over a middle axis of 2 and a contiguous inner axis, both fast.
+    """
+    state = amplitudes[-1]
+    for amplitude in reversed(amplitudes[:-1]):
+        amplitude, state = promote(amplitude, state)
+        state = (amplitude.unsqueeze(2) * state.unsqueeze(1)).reshape(-1, state.shape[1] * 2)
     return state
 
 
-def apply_unitary(state: torch.Tensor, unitary_t: torch.Tensor) -> torch.Tensor:
-    """state @ U^T as one GEMM; a real state meets [Re | Im] interleaved in one real GEMM of half the flops."""
+def apply_unitary(state: torch.Tensor, unitary_t: torch.Tensor, *, planar: bool = False) -> torch.Tensor:
+    """state @ U^T as one GEMM; a real state meets [Re | Im] in one real GEMM of half the flops.
+
+    With `planar`, a real state's result stays real as [rows, 2, 2^n] (real parts, then
+    imaginary parts): only `probabilities` reads it, and skips the complex layout.
+    """
     if unitary_t.is_complex() and not state.is_complex():
         dim = unitary_t.shape[0]
+        if planar:
+            return (state @ torch.cat((unitary_t.real, unitary_t.imag), dim=1)).view(-1, 2, dim)
         product = state @ torch.view_as_real(unitary_t).reshape(dim, 2 * dim)
         return torch.view_as_complex(product.view(-1, dim, 2))
     state, unitary_t = promote(state, unitary_t)
@@ -69,7 +79,27 @@ def apply_unitary(state: torch.Tensor, unitary_t: torch.Tensor) -> torch.Tensor:
 
 
 def probabilities(state: torch.Tensor) -> torch.Tensor:
-    """|amplitude|^2 per basis state, differentiable everywhere (no abs, whose gradient is undefined at 0)."""
+    """|amplitude|^2 per basis state of a real, complex or planar state; differentiable everywhere (no abs)."""
+    if state.dim() == 3:
+        return _Probabilities.apply(state, 1)
     if state.is_complex():
-        return torch.view_as_real(state).square().sum(-1)
-    return state.square()
+        return _Probabilities.apply(torch.view_as_real(state), 2)
+    return _Probabilities.apply(state.unsqueeze(1), 1)
+
+
+class _Probabilities(torch.autograd.Function):
+    """Sum of squares over the (re, im) axis `dim`, with a one-pass backward (autograd's square+sum takes three).
+
+    The backward is written in differentiable ops, so higher-order gradients still work.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, parts: torch.Tensor, dim: int) -> torch.Tensor:
+        ctx.save_for_backward(parts)
+        ctx.dim = dim
+        return parts.square().sum(dim)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (parts,) = ctx.saved_tensors
+        return parts * (2 * grad).unsqueeze(ctx.dim), None
