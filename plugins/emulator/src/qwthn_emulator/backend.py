@@ -8,16 +8,17 @@ block becomes one dense unitary applied with a single GEMM).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 
 from qwthn.backend import Capabilities, QuantumBackend
-from qwthn.circuit import FIXED_GATES, ROTATION_GATES, Circuit
+from qwthn.circuit import FIXED_GATES, ROTATION_GATES, Circuit, Gate
 from qwthn.errors import QwthnError
 from qwthn_emulator.engine import simulate
-from qwthn_emulator.gates import Angles
+from qwthn_emulator.gates import GateMatrices, GateTable
 from qwthn_emulator.options import EmulatorOptions
 from qwthn_emulator.plan import Plan, build_plan
 from qwthn_emulator.readout import read_out, z_signs
@@ -25,21 +26,38 @@ from qwthn_emulator.sampling import sample_probabilities
 from qwthn_emulator.state import probabilities
 
 
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """A plan and its gate table, for one way the weights can arrive."""
+
+    plan: Plan
+    table: GateTable
+
+    @classmethod
+    def build(cls, circuit: Circuit, per_row: Callable[[Gate], bool]) -> Layout:
+        plan = build_plan(circuit.gates, circuit.n_qubits, per_row)
+        return cls(plan, GateTable.build((gate for gate in circuit.gates if len(gate.wires) == 1), per_row))
+
+
 @dataclass(eq=False)
 class CompiledCircuit:
-    """The emulator's executable form: one plan per weight layout, plus cached device copies of constants."""
+    """The emulator's executable form: one layout per weight shape, plus cached device copies of constants."""
 
     circuit: Circuit
-    shared: Plan
+    shared: Layout
     """For weights [n_weights]: weight angles are the same on every row, so weight gates fuse."""
-    per_row: Plan
+    per_row: Layout
     """For weights [batch, n_weights]: weight angles differ per row, like inputs."""
     signs: torch.Tensor
     _constants: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = field(default_factory=dict)
 
     def constant(self, tensor: torch.Tensor, device: torch.device, real_dtype: torch.dtype) -> torch.Tensor:
-        """`tensor` on `device`; floating tensors in `real_dtype`, index tensors kept integral."""
-        dtype = real_dtype if tensor.is_floating_point() else tensor.dtype
+        """`tensor` on `device`, real or complex in the precision of `real_dtype`; index tensors stay integral."""
+        dtype = tensor.dtype
+        if tensor.is_complex():
+            dtype = torch.complex128 if real_dtype == torch.float64 else torch.complex64
+        elif tensor.is_floating_point():
+            dtype = real_dtype
         key = (id(tensor), device, dtype)
         if key not in self._constants:
             self._constants[key] = tensor.to(device=device, dtype=dtype)
@@ -75,11 +93,10 @@ class EmulatorBackend(QuantumBackend):
         self.options = EmulatorOptions.parse(options)
 
     def compile(self, circuit: Circuit) -> CompiledCircuit:
-        n = circuit.n_qubits
-        shared = build_plan(circuit.gates, n, lambda gate: gate.angle is not None and gate.angle.source == "input")
-        per_row = build_plan(circuit.gates, n, lambda gate: gate.angle is not None and gate.angle.source != "const")
+        shared = Layout.build(circuit, lambda gate: gate.angle is not None and gate.angle.source == "input")
+        per_row = Layout.build(circuit, lambda gate: gate.angle is not None and gate.angle.source != "const")
         wires = circuit.readout.wires if circuit.readout.kind == "expval_z" else ()
-        return CompiledCircuit(circuit, shared, per_row, z_signs(n, wires))
+        return CompiledCircuit(circuit, shared, per_row, z_signs(circuit.n_qubits, wires))
 
     def evaluate(
         self,
@@ -93,13 +110,13 @@ class EmulatorBackend(QuantumBackend):
         circuit = compiled.circuit
         _check_shapes(circuit, inputs, weights, shots)
         device, real = inputs.device, self.options.real_dtype
-        angles = Angles(inputs.to(dtype=real), weights.to(device=device, dtype=real))
-        plan = compiled.per_row if weights.dim() == 2 else compiled.shared
+        layout = compiled.per_row if weights.dim() == 2 else compiled.shared
 
         def constant(tensor: torch.Tensor) -> torch.Tensor:
             return compiled.constant(tensor, device, real)
 
-        state = simulate(plan, circuit.n_qubits, angles, constant, self.options.fuse_threshold)
+        gates = GateMatrices(layout.table, inputs.to(dtype=real), weights.to(device=device, dtype=real), constant)
+        state = simulate(layout.plan, circuit.n_qubits, gates, constant, self.options.fuse_threshold)
         probs = probabilities(state)
         probs = probs.expand(inputs.shape[0], -1)
         signs = constant(compiled.signs)

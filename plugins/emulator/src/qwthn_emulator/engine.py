@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from qwthn_emulator.gates import Angles, local_matrix, local_phases, op_matrix, op_phases
+from qwthn_emulator.gates import Constant, GateMatrices, local_matrix, local_phases, op_matrix, op_phases
 from qwthn_emulator.plan import Block, LocalOp, MonomialOp, OneQubitOp, Op, Plan
-from qwthn_emulator.state import apply_matrix, apply_monomial, apply_phases, apply_unitary, product_state
+from qwthn_emulator.state import apply_matrix, apply_monomial, apply_phases, product_state
+from qwthn_emulator.unitary import apply_unitary, block_unitary
 
 MAX_FUSED_QUBITS = 12
 """A fused unitary has 4^n entries: 128 MiB in complex64 at n = 12; beyond that op by op always wins."""
-
-Constant = Callable[[torch.Tensor], torch.Tensor]
-"""Moves a compile-time tensor (permutation, signs) to the evaluation device and dtype, cached."""
 
 
 def should_fuse(n_qubits: int, n_ops: int, rows: int, fuse_threshold: float) -> bool:
@@ -24,15 +20,15 @@ def should_fuse(n_qubits: int, n_ops: int, rows: int, fuse_threshold: float) -> 
     return 2**n_qubits * (1 / rows + 1 / (fuse_threshold * n_ops)) < 1
 
 
-def simulate(plan: Plan, n_qubits: int, angles: Angles, constant: Constant, fuse_threshold: float) -> torch.Tensor:
+def simulate(plan: Plan, n_qubits: int, gates: GateMatrices, constant: Constant, fuse_threshold: float) -> torch.Tensor:
     """The final state, [rows, 2^n] real or complex, or [rows, 2, 2^n] planar (see `apply_unitary`).
 
     rows is 1 when no per-row angle reached the state, else the batch size.
     """
-    zero = torch.tensor([[1.0, 0.0]], dtype=angles.inputs.dtype, device=angles.inputs.device)
+    zero = torch.tensor([[1.0, 0.0]], dtype=gates.inputs.dtype, device=gates.inputs.device)
     amplitudes = [zero] * n_qubits
     for op in plan.core:
-        amplitudes[op.wire] = _apply_to_pair(amplitudes[op.wire], op, angles)
+        amplitudes[op.wire] = _apply_to_pair(amplitudes[op.wire], op, gates)
     rows = max(amplitude.shape[0] for amplitude in amplitudes)
     blocks = list(plan.blocks)
     if (
@@ -43,34 +39,35 @@ def simulate(plan: Plan, n_qubits: int, angles: Angles, constant: Constant, fuse
         blocks[0] = Block(plan.tail_ops + blocks[0].ops, fusable=True)
     else:
         for op in plan.tails:
-            amplitudes[op.wire] = _apply_to_pair(amplitudes[op.wire], op, angles)
+            amplitudes[op.wire] = _apply_to_pair(amplitudes[op.wire], op, gates)
     state = product_state(amplitudes)
     for position, block in enumerate(blocks):
         if block.fusable and should_fuse(n_qubits, len(block.ops), state.shape[0], fuse_threshold):
-            identity = torch.eye(2**n_qubits, dtype=state.real.dtype, device=state.device)
-            unitary_t = _run(identity, n_qubits, block.ops, angles, constant)
-            state = apply_unitary(state, unitary_t, planar=position == len(blocks) - 1)
+            unitary = block_unitary(n_qubits, block.ops, gates, constant, like=state)
+            state = apply_unitary(state, unitary, planar=position == len(blocks) - 1)
         else:
-            state = _run(state, n_qubits, block.ops, angles, constant)
+            state = _run(state, n_qubits, block.ops, gates, constant)
     return state
 
 
-def _apply_to_pair(amplitude: torch.Tensor, op: OneQubitOp, angles: Angles) -> torch.Tensor:
+def _apply_to_pair(amplitude: torch.Tensor, op: OneQubitOp, gates: GateMatrices) -> torch.Tensor:
     """One wire of the product-state prefix: a [rows, 2] amplitude pair is a one-qubit state."""
     if op.diagonal:
-        return apply_phases(amplitude, 1, 0, op_phases(op, angles))
-    return apply_matrix(amplitude, 1, 0, op_matrix(op, angles))
+        return apply_phases(amplitude, 1, 0, op_phases(op, gates))
+    return apply_matrix(amplitude, 1, 0, op_matrix(op, gates))
 
 
-def _run(state: torch.Tensor, n_qubits: int, ops: tuple[Op, ...], angles: Angles, constant: Constant) -> torch.Tensor:
-    """Ops in order; on the identity (one row per basis state) this yields U^T, ready for state @ U^T."""
+def _run(
+    state: torch.Tensor, n_qubits: int, ops: tuple[Op, ...], gates: GateMatrices, constant: Constant
+) -> torch.Tensor:
+    """Ops in order, each a batched tensor op on the [rows, 2^n] state."""
     for op in ops:
         if isinstance(op, MonomialOp):
             perm = constant(op.perm) if op.perm is not None else None
             signs = constant(op.signs) if op.signs is not None else None
             state = apply_monomial(state, perm, signs)
         elif isinstance(op, LocalOp) and op.diagonal:
-            state = apply_phases(state, n_qubits, op.first_wire, local_phases(op, angles))
+            state = apply_phases(state, n_qubits, op.first_wire, local_phases(op, gates))
         else:
-            state = apply_matrix(state, n_qubits, op.first_wire, local_matrix(op, angles))
+            state = apply_matrix(state, n_qubits, op.first_wire, local_matrix(op, gates))
     return state

@@ -1,62 +1,123 @@
-"""Batched 2x2 gate matrices from symbolic angles, built with torch ops so autograd reaches every angle.
+"""Single-qubit gate matrices for a whole evaluation in a few batched ops, and their merged products.
 
-Matrices have a leading row dimension of 1 (same on every row) or B (per-row angles)
-and broadcast against the state. RY, H and X stay real, so a state that only meets
-real gates stays real and the dense step can use a real GEMM.
+Every rotation is exp(-i angle/2 P) = cos(angle/2) I + sin(angle/2) (-i P), so one
+table of constant coefficient matrices turns a vector of angles into all gates' 2x2
+matrices at once: a handful of kernels per evaluation instead of ~10 per gate, which
+dominates small circuits. Gates whose angle is the same on every row get 1-row
+matrices that broadcast; per-row gates get B rows. RY, H and X come back real, so a
+state that only meets real gates stays real and the dense step can use a real GEMM.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import torch
 
-from qwthn.circuit import Angle, Gate
+from qwthn.circuit import Gate
 from qwthn_emulator.plan import LocalOp, OneQubitOp
 
+REAL_GATES = frozenset({"RY", "H", "X"})
+_ROOT_HALF = math.sqrt(0.5)
+_FIXED = {"H": [[_ROOT_HALF, _ROOT_HALF], [_ROOT_HALF, -_ROOT_HALF]], "X": [[0, 1], [1, 0]]}
+_GENERATORS = {"RX": [[0, -1j], [-1j, 0]], "RY": [[0, -1], [1, 0]], "RZ": [[-1j, 0], [0, 1j]]}
+"""-i P for each rotation: the sine coefficient."""
 
-class Angles:
-    """Resolves an `Angle` to a [1] or [B] tensor: constants, input columns, shared or per-row weights."""
-
-    def __init__(self, inputs: torch.Tensor, weights: torch.Tensor) -> None:
-        self.inputs, self.weights = inputs, weights
-
-    def __call__(self, angle: Angle) -> torch.Tensor:
-        if angle.source == "input":
-            return self.inputs[:, angle.index]
-        if angle.source == "weight":
-            return self.weights[angle.index].reshape(1) if self.weights.dim() == 1 else self.weights[:, angle.index]
-        return torch.full((1,), angle.value, dtype=self.inputs.dtype, device=self.inputs.device)
+Constant = Callable[[torch.Tensor], torch.Tensor]
+"""Moves a compile-time tensor to the evaluation device and dtype, cached."""
 
 
-def _fixed(values: list[float], angles: Angles) -> torch.Tensor:
-    return torch.tensor(values, dtype=angles.inputs.dtype, device=angles.inputs.device).view(1, 2, 2)
+@dataclass(frozen=True, eq=False)
+class _Table:
+    """Gates sharing a row count, in slot order input angles, weight angles, the rest (constants, fixed gates).
+
+    matrix = fixed + cos(angle/2) * cosine + sin(angle/2) * sine.
+    """
+
+    input_columns: torch.Tensor
+    weight_columns: torch.Tensor
+    constants: torch.Tensor
+    fixed: torch.Tensor
+    cosine: torch.Tensor
+    sine: torch.Tensor
+
+    @classmethod
+    def build(cls, gates: list[Gate]) -> _Table:
+        dtype = torch.complex128 if any(gate.name not in REAL_GATES for gate in gates) else torch.float64
+        zero = [[0, 0], [0, 0]]
+        rotations = [gate for gate in gates if gate.angle is not None]
+        return cls(
+            input_columns=torch.tensor([g.angle.index for g in rotations if g.angle.source == "input"]).long(),
+            weight_columns=torch.tensor([g.angle.index for g in rotations if g.angle.source == "weight"]).long(),
+            constants=torch.tensor(
+                [
+                    g.angle.value if g.angle is not None else 0.0
+                    for g in gates
+                    if g.angle is None or g.angle.source == "const"
+                ],
+                dtype=torch.float64,
+            ),
+            fixed=torch.tensor([_FIXED.get(g.name, zero) for g in gates], dtype=dtype).reshape(-1, 2, 2),
+            cosine=torch.tensor([zero if g.angle is None else [[1, 0], [0, 1]] for g in gates], dtype=dtype).reshape(
+                -1, 2, 2
+            ),
+            sine=torch.tensor([_GENERATORS.get(g.name, zero) for g in gates], dtype=dtype).reshape(-1, 2, 2),
+        )
+
+    def matrices(self, inputs: torch.Tensor, weights: torch.Tensor, rows: int, constant: Constant) -> torch.Tensor:
+        """[rows, gates, 2, 2]."""
+        parts = []
+        if len(self.input_columns):
+            parts.append(inputs.index_select(1, constant(self.input_columns)))
+        if len(self.weight_columns):
+            selected = weights.index_select(-1, constant(self.weight_columns))
+            parts.append(selected.view(1, -1).expand(rows, -1) if selected.dim() == 1 else selected)
+        if len(self.constants):
+            parts.append(constant(self.constants).view(1, -1).expand(rows, -1))
+        half = (torch.cat(parts, dim=1) / 2)[..., None, None]
+        return constant(self.fixed) + torch.cos(half) * constant(self.cosine) + torch.sin(half) * constant(self.sine)
 
 
-def gate_matrix(gate: Gate, angles: Angles) -> torch.Tensor:
-    """[rows, 2, 2] matrix of one single-qubit gate; real for RY, H, X."""
-    if gate.name == "H":
-        return _fixed([math.sqrt(0.5), math.sqrt(0.5), math.sqrt(0.5), -math.sqrt(0.5)], angles)
-    if gate.name == "X":
-        return _fixed([0.0, 1.0, 1.0, 0.0], angles)
-    assert gate.angle is not None
-    half = angles(gate.angle) / 2
-    cos, sin = torch.cos(half), torch.sin(half)
-    zero = torch.zeros_like(cos)
-    if gate.name == "RY":
-        return torch.stack((cos, -sin, sin, cos), dim=-1).view(-1, 2, 2)
-    real = torch.stack((cos, zero, zero, cos), dim=-1)
-    if gate.name == "RX":
-        return torch.complex(real, torch.stack((zero, -sin, -sin, zero), dim=-1)).view(-1, 2, 2)
-    return torch.complex(real, torch.stack((-sin, zero, zero, sin), dim=-1)).view(-1, 2, 2)  # RZ
+@dataclass(frozen=True, eq=False)
+class GateTable:
+    """Compile-time: where each distinct gate's matrix sits, in the shared (1-row) or the per-row table."""
+
+    tables: tuple[_Table, _Table]
+    slots: dict[Gate, tuple[int, int]]
+    """gate -> (0 shared / 1 per-row, slot)."""
+
+    @classmethod
+    def build(cls, gates: Iterable[Gate], per_row: Callable[[Gate], bool]) -> GateTable:
+        order = {"input": 0, "weight": 1}
+        distinct = sorted(dict.fromkeys(gates), key=lambda g: order.get(g.angle.source, 2) if g.angle else 2)
+        split = ([g for g in distinct if not per_row(g)], [g for g in distinct if per_row(g)])
+        slots = {gate: (side, slot) for side, members in enumerate(split) for slot, gate in enumerate(members)}
+        return cls((_Table.build(split[0]), _Table.build(split[1])), slots)
 
 
-def gate_phases(gate: Gate, angles: Angles) -> torch.Tensor:
-    """[rows, 2] diagonal of an RZ gate: exp(-i angle/2), exp(+i angle/2)."""
-    assert gate.angle is not None
-    half = angles(gate.angle) / 2
-    cos, sin = torch.cos(half), torch.sin(half)
-    return torch.complex(torch.stack((cos, cos), dim=-1), torch.stack((-sin, sin), dim=-1))
+class GateMatrices:
+    """Runtime: every gate's matrix for one evaluation, from two batched table evaluations."""
+
+    def __init__(self, table: GateTable, inputs: torch.Tensor, weights: torch.Tensor, constant: Constant) -> None:
+        self.table, self.inputs = table, inputs
+        self._values = tuple(
+            part.matrices(inputs, weights, rows, constant) if part.fixed.shape[0] else None
+            for part, rows in zip(table.tables, (1, inputs.shape[0]), strict=True)
+        )
+
+    def matrix(self, gate: Gate) -> torch.Tensor:
+        """[rows, 2, 2], real for RY, H, X."""
+        side, slot = self.table.slots[gate]
+        values = self._values[side]
+        assert values is not None
+        matrix = values[:, slot]
+        return matrix.real if gate.name in REAL_GATES and matrix.is_complex() else matrix
+
+    def phases(self, gate: Gate) -> torch.Tensor:
+        """[rows, 2], the diagonal of an RZ."""
+        return torch.diagonal(self.matrix(gate), dim1=-2, dim2=-1)
 
 
 def promote(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,40 +129,36 @@ def promote(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return a, b
 
 
-def op_matrix(op: OneQubitOp, angles: Angles) -> torch.Tensor:
+def op_matrix(op: OneQubitOp, gates: GateMatrices) -> torch.Tensor:
     """The merged [rows, 2, 2] matrix of a non-diagonal op: the product of its gates, last gate leftmost."""
-    matrix = gate_matrix(op.gates[0], angles)
+    matrix = gates.matrix(op.gates[0])
     for gate in op.gates[1:]:
-        left, matrix = promote(gate_matrix(gate, angles), matrix)
+        left, matrix = promote(gates.matrix(gate), matrix)
         matrix = left @ matrix
     return matrix
 
 
-def op_phases(op: OneQubitOp, angles: Angles) -> torch.Tensor:
+def op_phases(op: OneQubitOp, gates: GateMatrices) -> torch.Tensor:
     """The merged [rows, 2] diagonal of an all-diagonal op."""
-    phases = gate_phases(op.gates[0], angles)
+    phases = gates.phases(op.gates[0])
     for gate in op.gates[1:]:
-        phases = phases * gate_phases(gate, angles)
+        phases = phases * gates.phases(gate)
     return phases
 
 
-def local_matrix(op: LocalOp, angles: Angles) -> torch.Tensor:
+def local_matrix(op: LocalOp, gates: GateMatrices) -> torch.Tensor:
     """[rows, 2^w, 2^w]: Kronecker product of the parts' matrices, first (most significant) wire outermost."""
-    matrix = _part_matrix(op.parts[0], angles)
+    matrix = op_matrix(op.parts[0], gates)
     for part in op.parts[1:]:
-        factor = _part_matrix(part, angles)
+        factor = op_matrix(part, gates)
         size = matrix.shape[-1] * 2
         matrix = (matrix[:, :, None, :, None] * factor[:, None, :, None, :]).reshape(-1, size, size)
     return matrix
 
 
-def local_phases(op: LocalOp, angles: Angles) -> torch.Tensor:
+def local_phases(op: LocalOp, gates: GateMatrices) -> torch.Tensor:
     """[rows, 2^w]: Kronecker product of the parts' diagonals (all parts diagonal)."""
-    phases = op_phases(op.parts[0], angles)
+    phases = op_phases(op.parts[0], gates)
     for part in op.parts[1:]:
-        phases = (phases[:, :, None] * op_phases(part, angles)[:, None, :]).reshape(-1, phases.shape[1] * 2)
+        phases = (phases[:, :, None] * op_phases(part, gates)[:, None, :]).reshape(-1, phases.shape[1] * 2)
     return phases
-
-
-def _part_matrix(part: OneQubitOp, angles: Angles) -> torch.Tensor:
-    return torch.diag_embed(op_phases(part, angles)) if part.diagonal else op_matrix(part, angles)

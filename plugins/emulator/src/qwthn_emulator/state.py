@@ -62,22 +62,6 @@ def product_state(amplitudes: list[torch.Tensor]) -> torch.Tensor:
     return state
 
 
-def apply_unitary(state: torch.Tensor, unitary_t: torch.Tensor, *, planar: bool = False) -> torch.Tensor:
-    """state @ U^T as one GEMM; a real state meets [Re | Im] in one real GEMM of half the flops.
-
-    With `planar`, a real state's result stays real as [rows, 2, 2^n] (real parts, then
-    imaginary parts): only `probabilities` reads it, and skips the complex layout.
-    """
-    if unitary_t.is_complex() and not state.is_complex():
-        dim = unitary_t.shape[0]
-        if planar:
-            return (state @ torch.cat((unitary_t.real, unitary_t.imag), dim=1)).view(-1, 2, dim)
-        product = state @ torch.view_as_real(unitary_t).reshape(dim, 2 * dim)
-        return torch.view_as_complex(product.view(-1, dim, 2))
-    state, unitary_t = promote(state, unitary_t)
-    return state @ unitary_t
-
-
 def probabilities(state: torch.Tensor) -> torch.Tensor:
     """|amplitude|^2 per basis state of a real, complex or planar state; differentiable everywhere (no abs)."""
     if state.dim() == 3:
