@@ -1,9 +1,10 @@
 """`EmulatorBackend`: the default backend, exact state-vector emulation as batched tensor ops in torch.
 
 Differentiable by autograd with respect to inputs and weights, on CPU or CUDA
-(wherever `inputs` lives), in complex64 or complex128. How it stays fast: see
-`plan` (product-state prefix, merged ops, fixed blocks) and `engine` (when a fixed
-block becomes one dense unitary applied with a single GEMM).
+(wherever `inputs` lives), in complex64 or complex128. How it stays fast: `plan`
+(compile-time: product-state prefix, merged ops, fixed blocks), `gates` (all gate
+matrices of an evaluation in a few batched ops), `engine` (when a fixed block becomes
+one dense unitary) and `unitary` (building it, and applying it with one GEMM).
 """
 
 from __future__ import annotations

@@ -1,0 +1,223 @@
+"""QNN forward+backward throughput: the qwthn emulator against PennyLane and against a dense-GEMM floor.
+
+The QNN: RY angle encoding of n inputs, then L layers of [RY(w), RZ(w) on every qubit, CZ ring],
+read out <Z_i> on every qubit; loss = sum of outputs; gradients w.r.t. inputs and weights.
+
+- PennyLane: default.qubit through qml.qnn.TorchLayer, diff_method="backprop", the whole
+  batch in one call (parameter broadcasting).
+- floor: three complex64 GEMMs [B x 2^n] @ [2^n x 2^n] (the forward product and the two
+  backward ones) — what applying one dense layer unitary costs, whatever the simulator.
+
+Both sides are checked to agree before anything is timed. Times are medians after warm-up.
+
+    python benchmarks/qnn_throughput.py                 # n=8, L=4, B=4096 head-to-head + cost table
+    python benchmarks/qnn_throughput.py --smoke         # tiny sizes, a few seconds (CI)
+    python benchmarks/qnn_throughput.py --markdown out.md
+    python benchmarks/qnn_throughput.py --threads 1     # on a machine shared with other jobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from qwthn import get_backend
+from qwthn.circuit import Angle, Circuit, Gate
+
+TARGET_VS_PENNYLANE = 35.0
+TARGET_VS_FLOOR = 1.25
+MAX_AMPLITUDES = 1 << 24
+"""Cost-table cells with batch * 2^n above this (128 MiB per complex64 state) are skipped."""
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def ring(n_qubits: int) -> list[tuple[int, int]]:
+    if n_qubits < 2:
+        return []
+    return [(wire, (wire + 1) % n_qubits) for wire in range(n_qubits if n_qubits > 2 else 1)]
+
+
+def qnn_circuit(n_qubits: int, n_layers: int) -> Circuit:
+    """Weight (layer, wire, k) is index 2 * (layer * n + wire) + k, k = 0 for RY and 1 for RZ."""
+    gates = [Gate("RY", (wire,), Angle.input(wire)) for wire in range(n_qubits)]
+    for layer in range(n_layers):
+        for wire in range(n_qubits):
+            base = 2 * (layer * n_qubits + wire)
+            gates += [Gate("RY", (wire,), Angle.weight(base)), Gate("RZ", (wire,), Angle.weight(base + 1))]
+        gates += [Gate("CZ", pair) for pair in ring(n_qubits)]
+    return Circuit(n_qubits, tuple(gates), n_inputs=n_qubits, n_weights=2 * n_layers * n_qubits)
+
+
+def pennylane_layer(n_qubits: int, n_layers: int, weights: torch.Tensor) -> torch.nn.Module:
+    import pennylane as qml
+
+    device = qml.device("default.qubit", wires=n_qubits)
+
+    @qml.qnode(device, interface="torch", diff_method="backprop")
+    def qnode(inputs, weights):
+        for wire in range(n_qubits):
+            qml.RY(inputs[..., wire], wires=wire)
+        for layer in range(n_layers):
+            for wire in range(n_qubits):
+                qml.RY(weights[layer, wire, 0], wires=wire)
+                qml.RZ(weights[layer, wire, 1], wires=wire)
+            for pair in ring(n_qubits):
+                qml.CZ(wires=list(pair))
+        return [qml.expval(qml.PauliZ(wire)) for wire in range(n_qubits)]
+
+    layer = qml.qnn.TorchLayer(qnode, {"weights": (n_layers, n_qubits, 2)})
+    with torch.no_grad():
+        layer.weights.copy_(weights.view(n_layers, n_qubits, 2))
+    return layer
+
+
+def median_seconds(step: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_backward(model: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        inputs.grad = None
+        model(inputs).sum().backward()
+
+    return step
+
+
+def emulator_model(n_qubits: int, n_layers: int, weights: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    backend = get_backend("emulator")
+    compiled = backend.compile(qnn_circuit(n_qubits, n_layers))
+    return lambda inputs: backend.evaluate(compiled, inputs, weights)
+
+
+def floor_step(batch: int, n_qubits: int, generator: torch.Generator) -> Callable[[], None]:
+    dim = 2**n_qubits
+    state = torch.randn(batch, dim, dtype=torch.complex64, generator=generator)
+    unitary = torch.randn(dim, dim, dtype=torch.complex64, generator=generator)
+    grad_out = torch.randn(batch, dim, dtype=torch.complex64, generator=generator)
+
+    def step() -> tuple[torch.Tensor, ...]:
+        return (
+            state @ unitary,  # forward
+            grad_out @ unitary.mH,  # gradient w.r.t. the state
+            state.mH @ grad_out,  # gradient w.r.t. the unitary
+        )
+
+    return step
+
+
+def head_to_head(n_qubits: int, n_layers: int, batch: int, repeats: int) -> dict[str, float]:
+    generator = torch.Generator().manual_seed(0)
+    inputs = (torch.rand(batch, n_qubits, generator=generator) * torch.pi).requires_grad_()
+    weights = (torch.rand(2 * n_layers * n_qubits, generator=generator) * 2 * torch.pi).requires_grad_()
+    ours = emulator_model(n_qubits, n_layers, weights)
+    theirs = pennylane_layer(n_qubits, n_layers, weights.detach())
+
+    ours_out = ours(inputs)
+    (ours_grad,) = torch.autograd.grad(ours_out.sum(), inputs)
+    theirs_out = theirs(inputs)
+    (theirs_grad,) = torch.autograd.grad(theirs_out.sum(), inputs)
+    torch.testing.assert_close(ours_out, theirs_out.to(ours_out.dtype), atol=1e-4, rtol=0)
+    torch.testing.assert_close(ours_grad, theirs_grad.to(ours_grad.dtype), atol=1e-4, rtol=0)
+
+    emulator = median_seconds(forward_backward(ours, inputs), repeats * 3, warmup=2)
+    pennylane = median_seconds(forward_backward(theirs, inputs), repeats)
+    floor = median_seconds(floor_step(batch, n_qubits, generator), repeats * 3, warmup=2)
+    return {"emulator": emulator, "pennylane": pennylane, "floor": floor}
+
+
+def cost_table(qubits: range, batches: tuple[int, ...], n_layers: int, repeats: int) -> list[list[str]]:
+    generator = torch.Generator().manual_seed(1)
+    rows = []
+    for n_qubits in qubits:
+        weights = (torch.rand(2 * n_layers * n_qubits, generator=generator) * 2 * torch.pi).requires_grad_()
+        model = emulator_model(n_qubits, n_layers, weights)
+        cells = [str(n_qubits)]
+        for batch in batches:
+            if batch * 2**n_qubits > MAX_AMPLITUDES:
+                cells.append("skipped")
+                continue
+            inputs = (torch.rand(batch, n_qubits, generator=generator) * torch.pi).requires_grad_()
+            seconds = median_seconds(forward_backward(model, inputs), repeats)
+            cells.append(f"{seconds * 1e3:.2f} ms ({batch / seconds / 1e3:.0f}k rows/s)")
+        rows.append(cells)
+        print("| " + " | ".join(cells) + " |", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, finishes in seconds (CI)")
+    parser.add_argument("--markdown", metavar="PATH", help="write the results as markdown to PATH")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.smoke:
+        n_qubits, n_layers, batch, repeats = 4, 2, 64, 1
+        qubits, batches = range(2, 5), (16, 64)
+    else:
+        n_qubits, n_layers, batch, repeats = 8, 4, 4096, 5
+        qubits, batches = range(2, 13), (256, 1024, 4096, 16384)
+
+    machine = f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    print(f"torch {torch.__version__}, {machine}")
+    result = head_to_head(n_qubits, n_layers, batch, repeats)
+    speedup = result["pennylane"] / result["emulator"]
+    vs_floor = result["emulator"] / result["floor"]
+    summary = [
+        f"QNN n={n_qubits}, L={n_layers}, batch={batch}, forward+backward (median):",
+        f"- qwthn emulator: {result['emulator'] * 1e3:.1f} ms",
+        f"- PennyLane default.qubit TorchLayer (backprop, broadcast): {result['pennylane'] * 1e3:.1f} ms",
+        f"- dense floor (3 complex64 GEMMs [{batch} x {2**n_qubits}] @ [{2**n_qubits} x {2**n_qubits}]): "
+        f"{result['floor'] * 1e3:.1f} ms",
+        f"- speed-up over PennyLane: {speedup:.1f}x (target >= {TARGET_VS_PENNYLANE:.0f}x)",
+        f"- emulator / floor: {vs_floor:.2f} (target <= {TARGET_VS_FLOOR})",
+    ]
+    print("\n".join(summary))
+
+    header = "| n | " + " | ".join(f"B={b}" for b in batches) + " |"
+    print(f"\nEmulator forward+backward, L={n_layers} (median; skipped: batch * 2^n > {MAX_AMPLITUDES}):")
+    print(header + "\n|" + "---|" * (len(batches) + 1))
+    table = cost_table(qubits, batches, n_layers, repeats)
+    if args.markdown:
+        lines = [
+            f"torch {torch.__version__}, {machine}",
+            "",
+            *summary,
+            "",
+            f"Emulator forward+backward, L={n_layers}, median; 'skipped': batch x 2^n > {MAX_AMPLITUDES} amplitudes.",
+            "",
+            header,
+            "|" + "---|" * (len(batches) + 1),
+            *("| " + " | ".join(row) + " |" for row in table),
+        ]
+        with open(args.markdown, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
