@@ -1,0 +1,67 @@
+"""Batched greedy decoding and exact-match accuracy on held-out prompt/response pairs.
+
+Prompts are encoded exactly as in training (`encode_prompt`) and left-padded by hand, so any
+tokenizer works whatever its configured padding side. A prediction counts only if the decoded
+continuation, up to EOS and stripped of surrounding whitespace, equals the reference response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from qwthn_transformers.data import Example, encode_prompt
+
+MAX_NEW_TOKENS_CAP = 128
+
+
+def _pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return 0 if pad is None else pad
+
+
+@torch.no_grad()
+def generate_responses(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int = 64,
+) -> list[str]:
+    """Greedy continuations of `prompts`, decoded without special tokens."""
+    model.eval()
+    pad_id = _pad_id(tokenizer)
+    outputs: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        encoded = [encode_prompt(tokenizer, prompt) for prompt in prompts[start : start + batch_size]]
+        width = max(len(ids) for ids in encoded)
+        input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)
+        for row, ids in enumerate(encoded):
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            attention_mask[row, width - len(ids) :] = 1
+        generated = model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=pad_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        for row in generated[:, width:].tolist():
+            if tokenizer.eos_token_id in row:
+                row = row[: row.index(tokenizer.eos_token_id)]
+            outputs.append(tokenizer.decode(row, skip_special_tokens=True))
+    return outputs
+
+
+def exact_match(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example]) -> dict:
+    """Accuracy plus the predictions, with room to generate the longest reference and a little more."""
+    longest = max(len(tokenizer(ex.response, add_special_tokens=False)["input_ids"]) for ex in examples)
+    predictions = generate_responses(
+        model, tokenizer, [ex.prompt for ex in examples], min(MAX_NEW_TOKENS_CAP, longest + 2)
+    )
+    hits = [pred.strip() == ex.response.strip() for pred, ex in zip(predictions, examples, strict=True)]
+    return {"accuracy": sum(hits) / len(hits), "correct": sum(hits), "total": len(hits), "predictions": predictions}
