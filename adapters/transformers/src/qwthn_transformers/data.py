@@ -46,7 +46,7 @@ def load_jsonl(path: str | Path) -> list[Example]:
 
 
 def _parse_line(path: Path, number: int, line: str) -> Example:
-    where = f"{path}:{number}"
+    where = f"{path} line {number}"
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
