@@ -5,13 +5,17 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tiny_models import tiny_qwen2
 
 from qwthn.errors import QwthnError
 from qwthn_transformers import loading
 from qwthn_transformers.embedded import corpus
+from qwthn_transformers.embedded.base_model import BaseModelSpec, build_model
 from qwthn_transformers.embedded.tokenizer import train_tokenizer
 from qwthn_transformers.loading import load_causal_lm
+
+SPEC = BaseModelSpec(
+    hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
+)
 
 
 def one_line_error(name: str) -> str:
@@ -21,14 +25,26 @@ def one_line_error(name: str) -> str:
     return str(error.value)
 
 
-def test_loads_a_saved_local_model(tmp_path):
-    tokenizer = train_tokenizer(itertools.islice(corpus.base_documents(0, 10), 500), vocab_size=300)
+@pytest.fixture
+def tokenizer():
+    return train_tokenizer(itertools.islice(corpus.base_documents(0, 10), 500), vocab_size=300)
+
+
+def test_loads_a_saved_local_model(tmp_path, tokenizer):
     tokenizer.pad_token = None  # as many causal LM tokenizers ship
-    tiny_qwen2().save_pretrained(tmp_path)
+    build_model(SPEC, tokenizer).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     model, loaded = load_causal_lm(str(tmp_path))
     assert model.config.model_type == "qwen2" and not model.training
     assert loaded.pad_token_id == loaded.eos_token_id
+
+
+def test_a_tokenizer_larger_than_the_embedding_is_refused(tmp_path, tokenizer):
+    model = build_model(SPEC, tokenizer)
+    model.resize_token_embeddings(100)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert "embeds only 100" in one_line_error(str(tmp_path))
 
 
 def test_missing_local_paths(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from qwthn_transformers.data import Example, encode_prompt
@@ -29,12 +30,14 @@ def generate_responses(
     prompts: Sequence[str],
     max_new_tokens: int,
     batch_size: int = 64,
+    description: str | None = None,
 ) -> list[str]:
-    """Greedy continuations of `prompts`, decoded without special tokens."""
+    """Greedy continuations of `prompts`, decoded without special tokens (a progress bar if `description`)."""
     model.eval()
     pad_id = _pad_id(tokenizer)
     outputs: list[str] = []
-    for start in range(0, len(prompts), batch_size):
+    starts = range(0, len(prompts), batch_size)
+    for start in tqdm(starts, desc=description, unit="batch", disable=description is None, dynamic_ncols=True):
         encoded = [encode_prompt(tokenizer, prompt) for prompt in prompts[start : start + batch_size]]
         width = max(len(ids) for ids in encoded)
         input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
@@ -57,11 +60,17 @@ def generate_responses(
     return outputs
 
 
-def exact_match(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example]) -> dict:
+def exact_match(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    description: str | None = None,
+) -> dict:
     """Accuracy plus the predictions, with room to generate the longest reference and a little more."""
     longest = max(len(tokenizer(ex.response, add_special_tokens=False)["input_ids"]) for ex in examples)
+    prompts = [ex.prompt for ex in examples]
     predictions = generate_responses(
-        model, tokenizer, [ex.prompt for ex in examples], min(MAX_NEW_TOKENS_CAP, longest + 2)
+        model, tokenizer, prompts, min(MAX_NEW_TOKENS_CAP, longest + 2), description=description
     )
     hits = [pred.strip() == ex.response.strip() for pred, ex in zip(predictions, examples, strict=True)]
     return {"accuracy": sum(hits) / len(hits), "correct": sum(hits), "total": len(hits), "predictions": predictions}

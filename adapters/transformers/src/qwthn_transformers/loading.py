@@ -80,6 +80,12 @@ def load_causal_lm(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]
         raise QwthnError(f"model path {name} does not exist; pass --model an existing directory or a hub id")
     else:
         model, tokenizer = _load_hub(name)
+    embeddings = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > embeddings:
+        raise QwthnError(
+            f"the tokenizer of {name} has {len(tokenizer)} tokens but the model embeds only {embeddings}; "
+            "save the model's own tokenizer with it"
+        )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
