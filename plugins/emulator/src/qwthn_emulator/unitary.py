@@ -34,7 +34,7 @@ def block_unitary(
             unitary = view * local_phases(op, gates).view(1, size, 1)
         else:
             matrix, view = promote(local_matrix(op, gates), view)
-            unitary = torch.matmul(matrix, view)  # a [1, 2^w, 2^w] matrix: a bmm, no folding copies
+            unitary = torch.bmm(matrix.expand(view.shape[0], size, size), view)  # matmul would fold with copies
         unitary = unitary.reshape(dim, dim)
     return unitary
 
