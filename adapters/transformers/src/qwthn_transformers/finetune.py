@@ -81,8 +81,8 @@ class Recipe:
 
 EMBEDDED_RECIPE = Recipe(
     methods={
-        "qwthn": MethodRecipe(QWTHNConfig(scale=4.0), steps=400, learning_rate=2e-2, batch_size=64),
-        "lora": MethodRecipe(LoRAConfig(r=4, alpha=32.0), steps=400, learning_rate=1e-2, batch_size=64),
+        "qwthn": MethodRecipe(QWTHNConfig(scale=4.0), steps=800, learning_rate=2e-2, batch_size=64),
+        "lora": MethodRecipe(LoRAConfig(r=4, alpha=32.0), steps=800, learning_rate=1e-2, batch_size=64),
     },
     max_length=256,
     note=(
@@ -232,6 +232,7 @@ def _plot(metrics: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib import ticker
 
     figure, axis = plt.subplots(figsize=(7, 4))
     for name, result in metrics["methods"].items():
@@ -239,8 +240,12 @@ def _plot(metrics: dict, path: Path) -> None:
         window = max(1, len(losses) // 25)
         smooth = losses.unfold(0, window, 1).mean(dim=1) if len(losses) >= window else losses
         line = axis.plot(losses, alpha=0.25)[0]
-        axis.plot(range(window - 1, window - 1 + len(smooth)), smooth, color=line.get_color(), label=LABELS[name])
+        label = f"{LABELS[name]} (held-out exact match {result['accuracy']:.0%})"
+        axis.plot(range(window - 1, window - 1 + len(smooth)), smooth, color=line.get_color(), label=label)
     axis.set_yscale("log")
+    axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axis.yaxis.set_minor_formatter(ticker.NullFormatter())
     axis.set_xlabel("step")
     axis.set_ylabel("training loss (response tokens)")
     axis.set_title(f"{metrics['base_model']['name']} on {metrics['task']['name']}")

@@ -24,7 +24,7 @@ from pathlib import Path
 import tokenizers
 import torch
 import transformers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
 from qwthn_transformers import train as train_module
 from qwthn_transformers.embedded import corpus
@@ -48,7 +48,7 @@ class BaseModelSpec:
     vocab_size: int = 512
     block_size: int = 64
     batch_size: int = 32
-    steps: int = 300
+    steps: int = 600
     learning_rate: float = 3e-3
     weight_decay: float = 0.01
     seed: int = 0
@@ -74,7 +74,7 @@ def cache_path(spec: BaseModelSpec) -> Path:
     return cache_root() / f"embedded-qwen2-{cache_key(spec)}"
 
 
-def build_tokenizer(spec: BaseModelSpec) -> PreTrainedTokenizerFast:
+def build_tokenizer(spec: BaseModelSpec) -> Qwen2Tokenizer:
     """BPE over base documents plus the task's training prompts, so task words are single tokens too."""
     documents = itertools.islice(corpus.base_documents(spec.seed, spec.held_out), TOKENIZER_DOCUMENTS)
     train_split, _ = corpus.task_split(spec.task_train, spec.held_out)
@@ -82,7 +82,7 @@ def build_tokenizer(spec: BaseModelSpec) -> PreTrainedTokenizerFast:
     return train_tokenizer(texts, spec.vocab_size)
 
 
-def build_model(spec: BaseModelSpec, tokenizer: PreTrainedTokenizerFast) -> Qwen2ForCausalLM:
+def build_model(spec: BaseModelSpec, tokenizer: Qwen2Tokenizer) -> Qwen2ForCausalLM:
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=spec.hidden_size,
@@ -92,7 +92,6 @@ def build_model(spec: BaseModelSpec, tokenizer: PreTrainedTokenizerFast) -> Qwen
         num_key_value_heads=spec.num_key_value_heads,
         max_position_embeddings=spec.block_size * 4,
         tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
@@ -100,22 +99,22 @@ def build_model(spec: BaseModelSpec, tokenizer: PreTrainedTokenizerFast) -> Qwen
     return Qwen2ForCausalLM(config)
 
 
-def packed_batches(spec: BaseModelSpec, tokenizer: PreTrainedTokenizerFast) -> Iterator[Batch]:
-    """Base documents, each starting with EOS, concatenated and cut into full blocks (no padding)."""
+def packed_batches(spec: BaseModelSpec, tokenizer: Qwen2Tokenizer) -> Iterator[Batch]:
+    """Base documents, each closed by EOS, concatenated and cut into full blocks (no padding)."""
     documents = corpus.base_documents(spec.seed + 1, spec.held_out)
     buffer: list[int] = []
     while True:
         needed = spec.batch_size * spec.block_size
         while len(buffer) < needed:
             chunk = list(itertools.islice(documents, 256))
-            for ids in tokenizer(chunk)["input_ids"]:
-                buffer.extend(ids)
+            for ids in tokenizer(chunk, add_special_tokens=False)["input_ids"]:
+                buffer.extend([*ids, tokenizer.eos_token_id])
         block, buffer = buffer[:needed], buffer[needed:]
         input_ids = torch.tensor(block).view(spec.batch_size, spec.block_size)
         yield {"input_ids": input_ids, "labels": input_ids}
 
 
-def pretrain(spec: BaseModelSpec) -> tuple[Qwen2ForCausalLM, PreTrainedTokenizerFast, TrainResult]:
+def pretrain(spec: BaseModelSpec) -> tuple[Qwen2ForCausalLM, Qwen2Tokenizer, TrainResult]:
     tokenizer = build_tokenizer(spec)
     model = build_model(spec, tokenizer)
     settings = TrainSettings(
