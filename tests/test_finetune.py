@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from qwthn_transformers.embedded.tokenizer import train_tokenizer
 from qwthn_transformers.evaluate import generate_responses
 from qwthn_transformers.finetune import FinetuneOptions, MethodRecipe, Recipe, run_finetune
 from qwthn_transformers.loading import load_causal_lm
+from qwthn_transformers.train import TrainSettings, linear_schedule, train
 
 TINY_SPEC = BaseModelSpec(
     hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
@@ -155,3 +157,33 @@ def test_bad_files_fail_before_any_training(empty_cache, tmp_path):
         run_finetune(FinetuneOptions(output=tmp_path / "full"), TINY)
     assert not empty_cache.exists()
     torch.manual_seed(0)  # leave the global generator in a known state for later tests
+
+
+def test_user_dataset_on_the_embedded_model(cache, tmp_path):
+    dataset = tmp_path / "data.jsonl"
+    dataset.write_text("".join(json.dumps({"prompt": f"Zoë has {i}?", "response": f"{i} ✓"}) + "\n" for i in range(10)))
+    metrics = run_finetune(FinetuneOptions(dataset=dataset, output=tmp_path / "run", method="qwthn"), TINY)
+    assert metrics["base_model"]["cached"] and metrics["task"]["held_out"] == 1
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_zero():
+    values = [linear_schedule(step, steps=10, warmup=2) for step in range(11)]
+    assert values[:3] == [0.5, 1.0, 1.0] and values[-1] == 0.0
+    assert all(a >= b for a, b in itertools.pairwise(values[1:]))
+
+
+class _Diverged(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, **batch):
+        return SimpleNamespace(loss=self.weight * float("nan"))
+
+
+def test_training_stops_with_a_one_line_error_on_divergence_or_nothing_to_train():
+    batches = iter([{}] * 3)
+    with pytest.raises(QwthnError, match="loss became nan; lower the learning rate"):
+        train(_Diverged(), batches, TrainSettings(steps=3, learning_rate=1.0), "test")
+    with pytest.raises(QwthnError, match="no trainable parameters"):
+        train(_Diverged().requires_grad_(False), batches, TrainSettings(steps=3, learning_rate=1.0), "test")

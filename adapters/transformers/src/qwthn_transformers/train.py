@@ -82,14 +82,15 @@ def train(model: torch.nn.Module, batches: Iterator[Batch], settings: TrainSetti
     with tqdm(total=settings.steps, desc=description, unit="step", dynamic_ncols=True) as bar:
         for _ in range(settings.steps):
             loss = model(**next(batches)).loss
-            if not math.isfinite(loss.item()):
-                raise QwthnError(f"{description}: loss became {loss.item()}; lower the learning rate or scale")
+            value = loss.item()
+            if not math.isfinite(value):
+                raise QwthnError(f"{description}: loss became {value}; lower the learning rate or the adapter scale")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
             optimizer.step()
             scheduler.step()
-            losses.append(loss.item())
+            losses.append(value)
             bar.update()
             bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     model.eval()
