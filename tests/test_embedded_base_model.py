@@ -71,3 +71,18 @@ def test_default_cache_location(monkeypatch, tmp_path):
     monkeypatch.delenv(base_model.CACHE_ENV, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert base_model.cache_root() == tmp_path / ".cache" / "qwthn"
+
+
+def test_a_concurrent_run_that_finished_first_wins(cache, monkeypatch):
+    pretrain = base_model.pretrain
+
+    def pretrain_while_another_run_finishes(spec):
+        result = pretrain(spec)
+        base_model.cache_path(spec).mkdir()
+        (base_model.cache_path(spec) / "config.json").write_text("{}")
+        return result
+
+    monkeypatch.setattr(base_model, "pretrain", pretrain_while_another_run_finishes)
+    path, cached = load_or_pretrain(TINY)
+    assert not cached and [p.name for p in cache.iterdir()] == [path.name]
+    assert [p.name for p in path.iterdir()] == ["config.json"]  # the other run's files, untouched

@@ -16,7 +16,7 @@ import itertools
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +132,8 @@ def load_or_pretrain(spec: BaseModelSpec = BaseModelSpec()) -> tuple[Path, bool]
     root = target.parent
     root.mkdir(parents=True, exist_ok=True)
     model, tokenizer, result = pretrain(spec)
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+    staging = root / f".partial-{uuid.uuid4().hex}"
+    staging.mkdir()  # unlike mkdtemp's owner-only mode, the finished cache gets the usual umask permissions
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
