@@ -127,6 +127,29 @@ def test_dense_and_gate_by_gate_paths_agree(readout: Readout, monkeypatch: pytes
         torch.testing.assert_close(ours, theirs)
 
 
+def test_fuse_decision_for_the_first_block_is_made_once_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folding the prefix tails into the first block changes its op count; that must not undo the decision."""
+    decisions: list[tuple] = []
+    dense_calls: list[tuple] = []
+    apply_unitary = engine.apply_unitary
+
+    def decide_once(*args) -> bool:
+        decisions.append(args)
+        return len(decisions) == 1
+
+    def counting_apply_unitary(*args, **kwargs):
+        dense_calls.append(args)
+        return apply_unitary(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "should_fuse", decide_once)
+    monkeypatch.setattr(engine, "apply_unitary", counting_apply_unitary)
+    circuit = qnn(3, 2)
+    inputs, weights = random_problem(circuit, rows=4)
+    dense = run(circuit, inputs, weights)
+    assert len(decisions) == 1 and len(dense_calls) == 1
+    torch.testing.assert_close(dense, run(circuit, inputs, weights, fuse_threshold=0))
+
+
 def test_fuse_rule() -> None:
     """Dense needs more rows than basis states and enough ops to amortise its GEMM; 0 turns it off."""
     assert engine.should_fuse(8, 18, 4096, 32.0)

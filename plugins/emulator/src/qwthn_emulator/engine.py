@@ -30,19 +30,21 @@ def simulate(plan: Plan, n_qubits: int, gates: GateMatrices, constant: Constant,
     for op in plan.core:
         amplitudes[op.wire] = _apply_to_pair(amplitudes[op.wire], op, gates)
     rows = max(amplitude.shape[0] for amplitude in amplitudes)
-    blocks = list(plan.blocks)
-    if (
-        blocks
-        and blocks[0].fusable
-        and should_fuse(n_qubits, len(plan.tails) + len(blocks[0].ops), rows, fuse_threshold)
-    ):
-        blocks[0] = Block(plan.tail_ops + blocks[0].ops, fusable=True)
+    blocks, tail_ops = list(plan.blocks), plan.tail_ops
+    fuse_first = bool(blocks) and blocks[0].fusable
+    fuse_first = fuse_first and should_fuse(n_qubits, len(tail_ops) + len(blocks[0].ops), rows, fuse_threshold)
+    if fuse_first:
+        blocks[0] = Block(tail_ops + blocks[0].ops, fusable=True)
     else:
         for op in plan.tails:
             amplitudes[op.wire] = _apply_to_pair(amplitudes[op.wire], op, gates)
     state = product_state(amplitudes)
     for position, block in enumerate(blocks):
-        if block.fusable and should_fuse(n_qubits, len(block.ops), state.shape[0], fuse_threshold):
+        if position == 0:
+            dense = fuse_first
+        else:
+            dense = block.fusable and should_fuse(n_qubits, len(block.ops), state.shape[0], fuse_threshold)
+        if dense:
             unitary = block_unitary(n_qubits, block.ops, gates, constant, like=state)
             state = apply_unitary(state, unitary, planar=position == len(blocks) - 1)
         else:

@@ -28,7 +28,7 @@ class EmulatorOptions:
     """
 
     dtype: str = "complex64"
-    fuse_threshold: float = 64.0
+    fuse_threshold: float = 128.0
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> EmulatorOptions:
