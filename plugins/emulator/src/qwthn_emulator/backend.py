@@ -37,7 +37,8 @@ class Layout:
     @classmethod
     def build(cls, circuit: Circuit, per_row: Callable[[Gate], bool]) -> Layout:
         plan = build_plan(circuit.gates, circuit.n_qubits, per_row)
-        return cls(plan, GateTable.build((gate for gate in circuit.gates if len(gate.wires) == 1), per_row))
+        one_qubit = (gate for gate in circuit.gates if len(gate.wires) == 1)
+        return cls(plan, GateTable.build(one_qubit, per_row, plan.local_ops))
 
 
 @dataclass(eq=False)

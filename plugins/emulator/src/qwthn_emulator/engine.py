@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from qwthn_emulator.gates import Constant, GateMatrices, local_matrix, local_phases, op_matrix, op_phases
+from qwthn_emulator.gates import Constant, GateMatrices
 from qwthn_emulator.plan import Block, LocalOp, MonomialOp, OneQubitOp, Op, Plan
 from qwthn_emulator.state import apply_matrix, apply_monomial, apply_phases, product_state
 from qwthn_emulator.unitary import apply_unitary, block_unitary
@@ -55,8 +55,8 @@ def simulate(plan: Plan, n_qubits: int, gates: GateMatrices, constant: Constant,
 def _apply_to_pair(amplitude: torch.Tensor, op: OneQubitOp, gates: GateMatrices) -> torch.Tensor:
     """One wire of the product-state prefix: a [rows, 2] amplitude pair is a one-qubit state."""
     if op.diagonal:
-        return apply_phases(amplitude, 1, 0, op_phases(op, gates))
-    return apply_matrix(amplitude, 1, 0, op_matrix(op, gates))
+        return apply_phases(amplitude, 1, 0, gates.op_phases(op))
+    return apply_matrix(amplitude, 1, 0, gates.op_matrix(op))
 
 
 def _run(
@@ -69,7 +69,7 @@ def _run(
             signs = constant(op.signs) if op.signs is not None else None
             state = apply_monomial(state, perm, signs)
         elif isinstance(op, LocalOp) and op.diagonal:
-            state = apply_phases(state, n_qubits, op.first_wire, local_phases(op, gates))
+            state = apply_phases(state, n_qubits, op.first_wire, gates.local_phases(op))
         else:
-            state = apply_matrix(state, n_qubits, op.first_wire, local_matrix(op, gates))
+            state = apply_matrix(state, n_qubits, op.first_wire, gates.local_matrix(op))
     return state

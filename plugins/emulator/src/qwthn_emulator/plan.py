@@ -80,18 +80,19 @@ class Block:
 class Plan:
     core: tuple[OneQubitOp, ...]
     tails: tuple[OneQubitOp, ...]
+    tail_ops: tuple[LocalOp, ...]
+    """The tails grouped as block ops, for folding into a first block that runs as a dense unitary."""
     blocks: tuple[Block, ...]
 
     @property
-    def tail_ops(self) -> tuple[LocalOp, ...]:
-        """The tails as block ops, for folding into a first block that runs as a dense unitary."""
-        return tuple(_group_adjacent(list(self.tails)))
+    def local_ops(self) -> list[LocalOp]:
+        return [op for op in self.tail_ops + tuple(op for b in self.blocks for op in b.ops) if isinstance(op, LocalOp)]
 
 
 def build_plan(gates: tuple[Gate, ...], n_qubits: int, per_row: Callable[[Gate], bool]) -> Plan:
     """`per_row(gate)` says whether the gate's angle differs between rows of the batch."""
     core, tails, rest = _split_prefix(gates, n_qubits, per_row)
-    return Plan(core, tails, _schedule(rest, n_qubits, per_row))
+    return Plan(core, tails, tuple(_group_adjacent(list(tails))), _schedule(rest, n_qubits, per_row))
 
 
 def _split_prefix(
@@ -131,6 +132,19 @@ def _schedule(gates: list[Gate], n_qubits: int, per_row: Callable[[Gate], bool])
             blocks.append(Block(tuple(ops), fusable=not varying))
         remaining -= consumed
         varying = not varying
+    return _drop_final_signs(blocks)
+
+
+def _drop_final_signs(blocks: list[Block]) -> tuple[Block, ...]:
+    """CZ-only runs at the very end only flip signs of amplitudes: no read-out (probabilities) can see them."""
+    while blocks:
+        ops = list(blocks[-1].ops)
+        while ops and isinstance(ops[-1], MonomialOp) and ops[-1].perm is None:
+            ops.pop()
+        if ops:
+            blocks[-1] = Block(tuple(ops), blocks[-1].fusable)
+            break
+        blocks.pop()
     return tuple(blocks)
 
 
