@@ -3,9 +3,9 @@
 A real architecture (Qwen2ForCausalLM from a Qwen2Config) so adapters are injected into the same
 q_proj/v_proj modules as in full-size models, but small enough to pre-train on two CPU cores in
 about a minute. The cache directory is keyed by a hash of everything that determines the weights
-(the spec, this package's source, the torch/transformers versions) and is written to a temporary
-directory that is renamed into place only when complete, so an interrupted run never leaves a
-half-written model behind.
+(the spec, the source of the corpus, tokenizer, training loop and this module, the torch,
+transformers and tokenizers versions) and is written to a staging directory that is renamed into
+place only when complete, so an interrupted run never leaves a half-written model behind.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ NAMES: dict[str, str] = {
 }  # fmt: skip
 OBJECTS = ("apples", "pens", "books", "coins", "cards", "eggs", "shells", "stamps", "marbles", "cookies")
 PLACES = ("table", "desk", "shelf", "floor", "bed", "chair")
-COLOURS = ("red", "blue", "green", "small", "big", "old", "new")
+ADJECTIVES = ("red", "blue", "green", "small", "big", "old", "new")
 MAX_OPERAND = 9
 KINDS = ("buy", "give", "find", "together")
 
@@ -142,7 +142,7 @@ def _plain_sentence(rng: random.Random, with_count: bool) -> str:
         f"{name} likes {item}.",
         f"The {item} are on the {rng.choice(PLACES)}.",
         f"{name} and {other} are friends.",
-        f"{NAMES[name]} has {rng.choice(COLOURS)} {item}.",
+        f"{NAMES[name]} has {rng.choice(ADJECTIVES)} {item}.",
         f"{name} has many {item}.",
         f"{name} does not have {item} now.",
         f"{name} and {other} do not like {item}. They play together.",
