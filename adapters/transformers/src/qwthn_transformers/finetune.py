@@ -285,9 +285,9 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
     plan = prepare(options, recipe)
     train_set, held_out, task_name = _examples(plan)
     load, base_info = _base_loader(options, plan.recipe.base)
+    unused = [load()]  # the base evaluation does not change the model, so the first adapter reuses it
     console = Console()
     console.print(f"base model: {base_info['name']}; {task_name}: {len(train_set)} train, {len(held_out)} held out")
-    unused = [load()]  # the base evaluation does not change the model, so the first adapter reuses it
     plan.output.mkdir(parents=True, exist_ok=True)
     base = _evaluate(*unused[0], held_out, "base model")
     methods = {}
