@@ -29,7 +29,7 @@ from collections.abc import Callable
 import torch
 
 from qwthn import get_backend
-from qwthn.circuit import Angle, Circuit, Gate
+from qwthn.contract.circuit import Angle, Circuit, Gate
 
 TARGET_VS_PENNYLANE = 35.0
 TARGET_VS_FLOOR = 1.25

@@ -19,9 +19,13 @@ from rich.console import Console
 from rich.table import Table
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from qwthn.config import LoRAConfig, QWTHNConfig, load_adapter_config
 from qwthn.errors import QwthnError
-from qwthn.registry import get_backend
+from qwthn.methods.base import AdapterConfig
+from qwthn.methods.loading import load_adapter_config
+from qwthn.methods.lora import LoRAConfig
+from qwthn.methods.qwthn import QWTHNConfig
+from qwthn.plugins import host
+from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn_transformers.data import Example, encode_example, load_jsonl, split_examples
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
@@ -31,8 +35,8 @@ from qwthn_transformers.loading import load_causal_lm
 from qwthn_transformers.persistence import save_adapter
 from qwthn_transformers.train import TrainSettings, example_batches, train
 
-METHODS = ("qwthn", "lora")
-LABELS = {"qwthn": "QWTHN", "lora": "LoRA"}
+DEFAULT_METHODS = ("qwthn", "lora")
+"""What runs when --method is left out: the comparison the paper makes."""
 HELD_OUT_FRACTION = 0.1
 SPLIT_SEED = 0
 """User datasets are split with a fixed seed, so runs with different --seed share one held-out set."""
@@ -45,6 +49,7 @@ class FinetuneOptions:
     model: str | None = None
     dataset: Path | None = None
     backend: str | None = None
+    shots: int | None = None
     method: str | None = None
     config: Path | None = None
     output: Path | None = None
@@ -61,7 +66,7 @@ class FinetuneOptions:
 class MethodRecipe:
     """An adapter config plus how to train it."""
 
-    adapter: QWTHNConfig | LoRAConfig
+    adapter: AdapterConfig
     steps: int
     learning_rate: float
     batch_size: int
@@ -75,6 +80,14 @@ class Recipe:
     max_length: int
     note: str
     base: BaseModelSpec = field(default_factory=BaseModelSpec)
+
+    def method(self, name: str) -> MethodRecipe:
+        """This recipe's settings for `name`; a registered method it does not list gets its defaults."""
+        if name in self.methods:
+            return self.methods[name]
+        generic = next(iter(self.methods.values()))
+        config = host.methods.get(name).config_class()
+        return MethodRecipe(config, generic.steps, generic.learning_rate, generic.batch_size)
 
 
 EMBEDDED_RECIPE = Recipe(
@@ -106,14 +119,28 @@ class Plan:
     """Validated options: everything decided before the first model is loaded."""
 
     methods: dict[str, MethodRecipe]
+    runtime: RuntimeConfig
     output: Path
     dataset: list[Example] | None
     recipe: Recipe
 
 
+def _resolve_runtime(options: FinetuneOptions) -> RuntimeConfig:
+    """Where the circuits run; the backend is built once here so a bad name fails before any model loads."""
+    if options.shots is not None and options.shots < 1:
+        raise QwthnError(f"--shots must be at least 1, got {options.shots}")
+    runtime = RuntimeConfig(backend=options.backend or "emulator", shots=options.shots, seed=options.seed)
+    host.create_backend(runtime.backend, runtime.backend_options)
+    return runtime
+
+
 def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, MethodRecipe]:
-    if options.method is not None and options.method not in METHODS:
-        raise QwthnError(f"unknown --method '{options.method}'; use qwthn or lora (or leave it out to compare both)")
+    known = host.methods.names()
+    if options.method is not None and options.method not in known:
+        raise QwthnError(
+            f"unknown --method '{options.method}'; use one of {', '.join(known)} (or leave it out to compare "
+            f"{' and '.join(DEFAULT_METHODS)})"
+        )
     if options.max_steps is not None and options.max_steps < 1:
         raise QwthnError(f"--max-steps must be at least 1, got {options.max_steps}")
     override = load_adapter_config(options.config) if options.config is not None else None
@@ -122,15 +149,11 @@ def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, Meth
             f"--config {options.config} is a {override.method} config but --method is {options.method}; make them agree"
         )
     methods = {}
-    for name in [options.method] if options.method else METHODS:
-        method = recipe.methods[name]
+    for name in [options.method] if options.method else DEFAULT_METHODS:
+        method = recipe.method(name)
         adapter = override if override is not None and override.method == name else method.adapter
-        if isinstance(adapter, QWTHNConfig):
-            updates = {"seed": options.seed} if adapter.seed is None else {}
-            if options.backend is not None:
-                updates["backend"] = options.backend
-            adapter = adapter.model_copy(update=updates)
-            get_backend(adapter.backend, **adapter.backend_options)  # unknown backend or bad options: fail now
+        if "seed" in type(adapter).model_fields and adapter.seed is None:
+            adapter = adapter.model_copy(update={"seed": options.seed})
         steps = options.max_steps if options.max_steps is not None else method.steps
         methods[name] = MethodRecipe(adapter, steps, method.learning_rate, method.batch_size)
     return methods
@@ -154,8 +177,10 @@ def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> Plan:
     if recipe is None:
         recipe = GENERIC_RECIPE if options.model else EMBEDDED_RECIPE
     methods = _resolve_methods(options, recipe)
+    runtime = _resolve_runtime(options)
     dataset = load_jsonl(options.dataset) if options.dataset is not None else None
-    return Plan(methods=methods, output=_resolve_output(options.output), dataset=dataset, recipe=recipe)
+    output = _resolve_output(options.output)
+    return Plan(methods=methods, runtime=runtime, output=output, dataset=dataset, recipe=recipe)
 
 
 def _examples(plan: Plan) -> tuple[list[Example], list[Example], str]:
@@ -202,21 +227,26 @@ def _evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, held_o
 
 
 def _finetune_one(
-    name: str, method: MethodRecipe, base: tuple, train_set: list[Example], held_out: list[Example],
-    seed: int, max_length: int, output: Path,
+    name: str, method: MethodRecipe, runtime: RuntimeConfig, base: tuple, train_set: list[Example],
+    held_out: list[Example], seed: int, max_length: int, output: Path,
 ) -> dict:  # fmt: skip
     """Inject, train, evaluate and save one adapter on `base`, a freshly loaded (model, tokenizer)."""
     model, tokenizer = base
     torch.manual_seed(seed)
-    report = inject_adapter(model, method.adapter)
+    label = method.adapter.describe()
+    report = inject_adapter(model, method.adapter, Runtime.from_config(runtime))
     encoded = [encode_example(tokenizer, example, max_length) for example in train_set]
     batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, seed)
     settings = TrainSettings(steps=method.steps, learning_rate=method.learning_rate)
-    result = train(model, batches, settings, f"fine-tuning {LABELS[name]}")
-    evaluation = _evaluate(model, tokenizer, held_out, LABELS[name])
+    result = train(model, batches, settings, f"fine-tuning {label}")
+    evaluation = _evaluate(model, tokenizer, held_out, label)
     save_adapter(model, output / name)
+    tracker = report.runtime.tracker
     return {
         **evaluation,
+        "label": label,
+        "runtime": runtime.model_dump(mode="json"),
+        "backend_usage": {**tracker.as_dict(), "summary": tracker.summary()},
         "trainable_params": report.trainable_params,
         "total_params": report.total_params,
         "targets": list(report.targets),
@@ -236,12 +266,12 @@ def _plot(metrics: dict, path: Path) -> None:
     from matplotlib import ticker
 
     figure, axis = plt.subplots(figsize=(7, 4))
-    for name, result in metrics["methods"].items():
+    for result in metrics["methods"].values():
         losses = torch.tensor(result["losses"])
         window = max(1, len(losses) // 25)
         smooth = losses.unfold(0, window, 1).mean(dim=1) if len(losses) >= window else losses
         line = axis.plot(losses, alpha=0.25)[0]
-        label = f"{LABELS[name]} (held-out exact match {result['accuracy']:.0%})"
+        label = f"{result['label']} (held-out exact match {result['accuracy']:.0%})"
         axis.plot(range(window - 1, window - 1 + len(smooth)), smooth, color=line.get_color(), label=label)
     axis.set_yscale("log")
     axis.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -262,16 +292,19 @@ def _print_report(metrics: dict, console: Console) -> None:
         table.add_column(column, justify="left" if column == "model" else "right")
     base = metrics["base"]
     table.add_row("base (no adapter)", "0", f"{base['accuracy']:.1%}", "-", f"{base['eval_seconds']:.1f} s")
-    for name, result in metrics["methods"].items():
-        label = f"{LABELS[name]} r={result['adapter_config']['r']}" if name == "lora" else LABELS[name]
+    for result in metrics["methods"].values():
         table.add_row(
-            label,
+            result["label"],
             f"{result['trainable_params']:,}",
             f"{result['accuracy']:.1%}",
             f"{result['train_seconds']:.1f} s",
             f"{result['eval_seconds']:.1f} s",
         )
     console.print(table)
+    for result in metrics["methods"].values():
+        if result["backend_usage"]["calls"]:
+            console.print(f"{result['label']} on backend '{result['runtime']['backend']}': "
+                          f"{result['backend_usage']['summary']}", highlight=False)
     info = metrics["base_model"]
     if "cached" in info:
         origin = "loaded from cache" if info["cached"] else f"pre-trained in {info['pretraining_seconds']:.0f} s"
@@ -294,7 +327,7 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
     for name, method in plan.methods.items():
         fresh = unused.pop() if unused else load()
         methods[name] = _finetune_one(
-            name, method, fresh, train_set, held_out, options.seed, plan.recipe.max_length, plan.output
+            name, method, plan.runtime, fresh, train_set, held_out, options.seed, plan.recipe.max_length, plan.output
         )
     metrics = {
         "output": str(plan.output),

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from qwthn.config import LoRAConfig, QWTHNConfig
 from qwthn.errors import QwthnError
-from qwthn.tuners import AdapterLayer, create_adapter_layer
+from qwthn.methods.base import AdapterConfig, AdapterLayer
+from qwthn.plugins import host
+from qwthn.runtime import Runtime, RuntimeConfig
 
 ALL_LINEAR = "all-linear"
 CONFIG_ATTRIBUTE = "qwthn_adapter_config"
+RUNTIME_ATTRIBUTE = "qwthn_runtime"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class InjectionReport:
     targets: tuple[str, ...]
     trainable_params: int
     total_params: int
+    runtime: Runtime
 
     @property
     def trainable_fraction(self) -> float:
@@ -69,33 +72,35 @@ def find_target_modules(model: nn.Module, target_modules: list[str] | str) -> li
     return selected
 
 
-def _layer_config(config: QWTHNConfig | LoRAConfig, index: int) -> QWTHNConfig | LoRAConfig:
-    """Distinct, reproducible seeds per layer so adapted layers do not start identical."""
-    if isinstance(config, QWTHNConfig) and config.seed is not None:
-        return config.model_copy(update={"seed": config.seed + index})
-    return config
-
-
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(trainable, total), counting shared tensors once."""
     unique = {id(param): param for param in model.parameters()}.values()
     return sum(p.numel() for p in unique if p.requires_grad), sum(p.numel() for p in unique)
 
 
-def inject_adapter(model: nn.Module, config: QWTHNConfig | LoRAConfig) -> InjectionReport:
-    """Wrap the target layers in place, freeze everything else, and remember the config on the model."""
+def inject_adapter(
+    model: nn.Module, config: AdapterConfig, runtime: RuntimeConfig | Runtime | None = None
+) -> InjectionReport:
+    """Wrap the target layers in place, freeze everything else, and remember the config on the model.
+
+    All adapted layers share one `Runtime` (built from `runtime`, default: the exact
+    emulator): one backend, one compiled circuit, one tracker (`report.runtime.tracker`).
+    """
     if getattr(model, CONFIG_ATTRIBUTE, None) is not None:
         raise QwthnError("this model already carries a qwthn adapter; build or load a fresh base model first")
+    layer_class = host.methods.get(config.method).layer_class
     targets = find_target_modules(model, config.target_modules)
+    shared = runtime if isinstance(runtime, Runtime) else Runtime.from_config(runtime)
     model.requires_grad_(False)
     for index, name in enumerate(targets):
         parent_name, _, child_name = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        layer = create_adapter_layer(getattr(parent, child_name), _layer_config(config, index))
+        layer = layer_class(getattr(parent, child_name), config.for_layer(index), shared)
         setattr(parent, child_name, layer)
     setattr(model, CONFIG_ATTRIBUTE, config)
+    setattr(model, RUNTIME_ATTRIBUTE, shared)
     trainable, total = count_parameters(model)
-    return InjectionReport(tuple(targets), trainable, total)
+    return InjectionReport(tuple(targets), trainable, total, shared)
 
 
 def adapter_layers(model: nn.Module) -> dict[str, AdapterLayer]:

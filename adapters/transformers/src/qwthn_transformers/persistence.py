@@ -17,8 +17,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from qwthn import __version__
-from qwthn.config import LoRAConfig, QWTHNConfig, parse_adapter_config
 from qwthn.errors import QwthnError
+from qwthn.methods.base import AdapterConfig
+from qwthn.methods.loading import parse_adapter_config
+from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter
 
 CONFIG_NAME = "adapter_config.json"
@@ -68,7 +70,7 @@ def save_adapter(model: nn.Module, directory: str | Path) -> Path:
     return directory
 
 
-def read_adapter_config(directory: str | Path) -> QWTHNConfig | LoRAConfig:
+def read_adapter_config(directory: str | Path) -> AdapterConfig:
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise QwthnError(f"no {CONFIG_NAME} in {directory}; point at a directory written by save_adapter")
@@ -82,16 +84,14 @@ def read_adapter_config(directory: str | Path) -> QWTHNConfig | LoRAConfig:
 
 
 def load_adapter(
-    model: nn.Module, directory: str | Path, *, overrides: dict | None = None
-) -> QWTHNConfig | LoRAConfig:
+    model: nn.Module, directory: str | Path, runtime: RuntimeConfig | Runtime | None = None
+) -> AdapterConfig:
     """Inject the saved adapter into a fresh base model and load its weights exactly.
 
-    `overrides` replace config fields that do not change the weights' shapes,
-    e.g. {"backend": "qiskit", "shots": 1000} to run a trained adapter elsewhere.
+    `runtime` says where its circuits run, e.g. `RuntimeConfig(backend="qiskit", shots=1000)`
+    to run an adapter trained on the emulator elsewhere; the saved files are not touched.
     """
     config = read_adapter_config(directory)
-    if overrides:
-        config = parse_adapter_config({**config.model_dump(), **overrides}, source="overrides")
     weights_path = Path(directory) / WEIGHTS_NAME
     if not weights_path.is_file():
         raise QwthnError(f"no {WEIGHTS_NAME} in {directory}; the adapter directory is incomplete")
@@ -99,7 +99,7 @@ def load_adapter(
         state = load_file(weights_path)
     except (SafetensorError, OSError) as error:
         raise QwthnError(f"{weights_path} is not a readable safetensors file: {error}") from None
-    inject_adapter(model, config)
+    inject_adapter(model, config, runtime)
     expected = adapter_state_dict(model)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
-from qwthn.backend import Capabilities, QuantumBackend
-from qwthn.circuit import FIXED_GATES, ROTATION_GATES, Circuit, Gate
+from qwthn.contract.backend import Capabilities, QuantumBackend
+from qwthn.contract.circuit import Circuit, Gate
 from qwthn.errors import QwthnError
 from qwthn_emulator.engine import simulate
 from qwthn_emulator.gates import GateMatrices, GateTable
@@ -25,6 +25,10 @@ from qwthn_emulator.plan import Plan, build_plan
 from qwthn_emulator.readout import read_out, z_signs
 from qwthn_emulator.sampling import sample_probabilities
 from qwthn_emulator.state import probabilities
+
+NATIVE_GATES = frozenset({"RX", "RY", "RZ", "H", "X", "CZ", "CNOT"})
+"""What the kernels implement: one-qubit gates of the gate table, and two-qubit gates that permute basis
+states with signs (plan.py composes those into one gather). Controlled rotations are not among them yet."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,19 +84,21 @@ class EmulatorBackend(QuantumBackend):
 
     name: ClassVar[str] = "emulator"
     description: ClassVar[str] = "exact state-vector emulation in torch (CPU/CUDA), autograd gradients"
-    capabilities = Capabilities(
-        max_qubits=20,  # one complex64 row is 8 MiB at n = 20, and autograd keeps about one state per op
-        supported_gates=ROTATION_GATES | FIXED_GATES,
-        differentiable=True,
-        supports_shots=True,
-        supports_noise=False,
-        qubit_ordering="big",
-        remote=False,
-        devices=("cpu", "cuda"),
-    )
+    Options: ClassVar[type[EmulatorOptions]] = EmulatorOptions
+    options: EmulatorOptions
 
-    def __init__(self, **options: Any) -> None:
-        self.options = EmulatorOptions.parse(options)
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            max_qubits=20,  # one complex64 row is 8 MiB at n = 20, and autograd keeps about one state per op
+            native_gates=NATIVE_GATES,
+            gradient="autograd",
+            supports_shots=True,
+            supports_noise=False,
+            qubit_ordering="big",
+            remote=False,
+            devices=("cpu", "cuda"),
+        )
 
     def compile(self, circuit: Circuit) -> CompiledCircuit:
         shared = Layout.build(circuit, lambda gate: gate.angle is not None and gate.angle.source == "input")

@@ -11,22 +11,30 @@ state that only meets real gates stays real and the dense step can use a real GE
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from qwthn.circuit import Gate
+from qwthn.contract.circuit import Gate
+from qwthn.contract.gates import GATES, PAULI
 from qwthn_emulator.plan import LocalOp, OneQubitOp
 
-REAL_GATES = frozenset({"RY", "H", "X"})
-_ROOT_HALF = math.sqrt(0.5)
-_IDENTITY = [[1, 0], [0, 1]]
-_ZERO = [[0, 0], [0, 0]]
-_FIXED = {"H": [[_ROOT_HALF, _ROOT_HALF], [_ROOT_HALF, -_ROOT_HALF]], "X": [[0, 1], [1, 0]]}
-_GENERATORS = {"RX": [[0, -1j], [-1j, 0]], "RY": [[0, -1], [1, 0]], "RZ": [[-1j, 0], [0, 1j]]}
-"""-i P for each rotation: the sine coefficient."""
+ONE_QUBIT = {name: spec for name, spec in GATES.items() if spec.n_wires == 1}
+REAL_GATES = frozenset(name for name, spec in ONE_QUBIT.items() if spec.real)
+_IDENTITY = np.eye(2, dtype=complex)
+_ZERO = np.zeros((2, 2), dtype=complex)
+
+
+def _fixed_part(gate: Gate) -> np.ndarray:
+    return _ZERO if gate.spec.parametrised else gate.spec.matrix(0.0)
+
+
+def _sine_part(gate: Gate) -> np.ndarray:
+    """-i P of a rotation exp(-i angle P / 2): the coefficient of sin(angle / 2)."""
+    return -1j * PAULI[gate.spec.pauli] if gate.spec.pauli else _ZERO
+
 
 Constant = Callable[[torch.Tensor], torch.Tensor]
 """Moves a compile-time tensor to the evaluation device and dtype, cached."""
@@ -52,16 +60,17 @@ class _Table:
         rotations = [gate for gate in gates if gate.angle is not None]
         rest = [gate for gate in gates if gate.angle is None or gate.angle.source == "const"]
 
-        def matrices(rows: list) -> torch.Tensor:
-            return torch.tensor(rows, dtype=dtype).reshape(-1, 2, 2)
+        def matrices(rows: list[np.ndarray]) -> torch.Tensor:
+            stacked = torch.from_numpy(np.stack(rows)).to(torch.complex128)
+            return (stacked if dtype.is_complex else stacked.real).to(dtype).reshape(-1, 2, 2)
 
         return cls(
             input_columns=torch.tensor([g.angle.index for g in rotations if g.angle.source == "input"]).long(),
             weight_columns=torch.tensor([g.angle.index for g in rotations if g.angle.source == "weight"]).long(),
             constants=torch.tensor([g.angle.value if g.angle else 0.0 for g in rest] + [0.0], dtype=torch.float64),
-            fixed=matrices([_FIXED.get(g.name, _ZERO) for g in gates] + [_IDENTITY]),
+            fixed=matrices([_fixed_part(g) for g in gates] + [_IDENTITY]),
             cosine=matrices([_ZERO if g.angle is None else _IDENTITY for g in gates] + [_ZERO]),
-            sine=matrices([_GENERATORS.get(g.name, _ZERO) for g in gates] + [_ZERO]),
+            sine=matrices([_sine_part(g) for g in gates] + [_ZERO]),
         )
 
     def matrices(self, inputs: torch.Tensor, weights: torch.Tensor, rows: int, constant: Constant) -> torch.Tensor:

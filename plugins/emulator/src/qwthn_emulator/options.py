@@ -1,14 +1,12 @@
-"""The emulator's backend options, validated once so a typo fails at construction, not mid-training."""
+"""The emulator's backend options, validated by the core against this model before the backend is built."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Literal
 
 import torch
-
-from qwthn.errors import CapabilityError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DTYPES: dict[str, tuple[torch.dtype, torch.dtype]] = {
     "complex64": (torch.complex64, torch.float32),
@@ -17,8 +15,7 @@ DTYPES: dict[str, tuple[torch.dtype, torch.dtype]] = {
 """Option value -> (amplitude dtype, real dtype of angles and results)."""
 
 
-@dataclass(frozen=True)
-class EmulatorOptions:
+class EmulatorOptions(BaseModel):
     """`dtype`: amplitude precision. `fuse_threshold`: how eagerly constant/weight blocks become one dense unitary.
 
     A block of k ops on n qubits, applied to a state of B rows, runs as one 2^n x 2^n unitary when
@@ -27,28 +24,21 @@ class EmulatorOptions:
     measured cost of one op pass per amplitude over one GEMM multiply-add; 0 turns fusion off.
     """
 
-    dtype: str = "complex64"
-    fuse_threshold: float = 128.0
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
+    dtype: Literal["complex64", "complex128"] = Field(
+        default="complex64", description="amplitude precision; results come back in the matching real dtype"
+    )
+    fuse_threshold: float = Field(
+        default=128.0, ge=0, description="dense-fusion eagerness (0 turns fusion off); see EmulatorOptions"
+    )
+
+    @field_validator("fuse_threshold")
     @classmethod
-    def parse(cls, options: dict[str, Any]) -> EmulatorOptions:
-        allowed = sorted(field.name for field in fields(cls))
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise CapabilityError(f"emulator: unknown option(s) {unknown}; the options are {allowed}")
-        parsed = cls(**options)
-        if parsed.dtype not in DTYPES:
-            raise CapabilityError(f"emulator: dtype={parsed.dtype!r} is not supported; use one of {sorted(DTYPES)}")
-        threshold = parsed.fuse_threshold
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold < math.inf:
-            raise CapabilityError(
-                f"emulator: fuse_threshold={threshold!r} must be a finite number >= 0 (0 turns dense fusion off)"
-            )
-        return parsed
-
-    @property
-    def complex_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype][0]
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number >= 0 (0 turns dense fusion off)")
+        return value
 
     @property
     def real_dtype(self) -> torch.dtype:

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 import torch
 
-from qwthn.circuit import Gate
+from qwthn.contract.circuit import Gate
+from qwthn.contract.gates import GATES
 
-DIAGONAL_GATES = frozenset({"RZ"})
+DIAGONAL_GATES = frozenset(name for name, spec in GATES.items() if spec.n_wires == 1 and spec.diagonal)
 MAX_LOCAL_WIRES = 4
 
 
@@ -199,17 +200,29 @@ def _ready_two_qubit(gates: list[Gate], queues: list[deque[int]], in_phase: Call
     return None
 
 
+def _local_monomial(gate: Gate) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gate-table matrix as new[i] = signs[i] * old[perm[i]]; only signed permutations (CZ, CNOT) qualify."""
+    matrix = torch.from_numpy(gate.spec.matrix(0.0))
+    perm = matrix.abs().argmax(dim=1)
+    signs = matrix[torch.arange(4), perm]
+    signed_permutation = bool((torch.count_nonzero(matrix, dim=1) == 1).all()) and bool((signs.real.abs() == 1).all())
+    if gate.spec.parametrised or not signed_permutation:
+        raise ValueError(f"emulator: {gate.name} is not a fixed signed permutation; it cannot join a monomial op")
+    return perm, signs.real.to(torch.float64)
+
+
 def _monomial(gates: list[Gate], n_qubits: int) -> MonomialOp | None:
     """Compose (perm, signs) left to right: after (P1, c1) then (P2, c2), P = P1[P2] and c = c2 * c1[P2]."""
     index = torch.arange(2**n_qubits)
     perm, signs = index, torch.ones(2**n_qubits, dtype=torch.float64)
     for gate in gates:
-        bits = [(index >> (n_qubits - 1 - wire)) & 1 for wire in gate.wires]
-        if gate.name == "CZ":
-            signs = signs * (1 - 2 * (bits[0] & bits[1]))
-        else:  # CNOT: flip the target bit where the control bit is set
-            flip = index ^ (bits[0] << (n_qubits - 1 - gate.wires[1]))
-            perm, signs = perm[flip], signs[flip]
+        gate_perm, gate_signs = _local_monomial(gate)
+        shifts = [n_qubits - 1 - wire for wire in gate.wires]
+        local = ((index >> shifts[0]) & 1) << 1 | ((index >> shifts[1]) & 1)  # the gate's 4x4 index of each row
+        source = gate_perm[local]
+        cleared = index & ~((1 << shifts[0]) | (1 << shifts[1]))
+        step = cleared | ((source >> 1) & 1) << shifts[0] | (source & 1) << shifts[1]
+        perm, signs = perm[step], gate_signs[local] * signs[step]
     identity = torch.equal(perm, index)
     positive = bool((signs > 0).all())
     if identity and positive:

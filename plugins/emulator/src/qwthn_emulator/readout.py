@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from qwthn.circuit import Readout
+from qwthn.contract.circuit import Readout
 
 
 def z_signs(n_qubits: int, wires: tuple[int, ...]) -> torch.Tensor:

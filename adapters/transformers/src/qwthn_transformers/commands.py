@@ -1,0 +1,56 @@
+"""`qwthn finetune` as a command: options parsed here, everything else in `finetune` (imported on use).
+
+Choices that depend on what is installed (methods, backends) are listed in the help text and checked by
+`finetune.prepare`, which answers a bad value with one line naming the choices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from qwthn.plugins import host
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(items) or "none installed"
+
+
+def finetune(
+    model: Annotated[Optional[str], typer.Option(
+        help="Local model directory or hub id.  \\[default: the embedded tiny Qwen2, pre-trained here on first use]"
+    )] = None,
+    dataset: Annotated[Optional[Path], typer.Option(
+        help='JSONL file, one {"prompt", "response"} per line.  \\[default: the built-in math word problems]'
+    )] = None,
+    backend: Annotated[Optional[str], typer.Option(
+        help=f"Quantum backend: {_names([entry.name for entry in host.backends()])} (see `qwthn backends`).  "
+        "\\[default: emulator]"
+    )] = None,
+    shots: Annotated[Optional[int], typer.Option(
+        help="Finite shots per circuit row.  \\[default: exact expectation values]"
+    )] = None,
+    method: Annotated[Optional[str], typer.Option(
+        help=f"Adapter method: {_names(host.methods.names())}.  \\[default: qwthn and lora, compared]"
+    )] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        help="YAML/JSON adapter config file.  \\[default: the recipe's config for each method]"
+    )] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        help="Run directory, new or empty.  \\[default: runs/finetune-<time>]"
+    )] = None,
+    seed: Annotated[int, typer.Option(help="Seed of data order, initialisation and shots.")] = 0,
+    max_steps: Annotated[Optional[int], typer.Option(
+        help="Training steps per adapter.  \\[default: the recipe's, 800 for the demo]"
+    )] = None,
+) -> None:  # fmt: skip
+    """Fine-tune with QWTHN and/or LoRA; with no options, the embedded offline demo."""
+    from qwthn_transformers.finetune import FinetuneOptions, run_finetune
+
+    options = FinetuneOptions(
+        model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=config,
+        output=output, seed=seed, max_steps=max_steps,
+    )  # fmt: skip
+    run_finetune(options)

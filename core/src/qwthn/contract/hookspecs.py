@@ -1,0 +1,46 @@
+"""The pluggy hook specification of qwthn plugins.
+
+A plugin is a module (or object) registered under the entry-point group `qwthn`
+that implements any of the hooks below, marked with `hookimpl`:
+
+    from qwthn import hookimpl
+
+    @hookimpl
+    def qwthn_register_backends(register):
+        register(MyBackend)
+
+Built-in parts (the emulator, the QWTHN and LoRA methods, `qwthn finetune`)
+register through exactly these hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "qwthn"
+ENTRY_POINT_GROUP = "qwthn"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def qwthn_register_backends(register: Callable[[type], None]) -> None:
+    """Call `register(BackendClass)` once per `QuantumBackend` subclass the plugin provides."""
+
+
+@hookspec
+def qwthn_register_methods(register: Callable[..., None]) -> None:
+    """Call `register(name, config_class, layer_class)` once per adapter method the plugin provides.
+
+    `config_class` is a `qwthn.methods.AdapterConfig` subclass whose `method` field
+    defaults to `name`; `layer_class(base_layer, config, runtime)` builds one adapted layer.
+    """
+
+
+@hookspec
+def qwthn_register_commands(app: Any) -> None:
+    """Add commands to the `qwthn` command line; `app` is its `typer.Typer`."""

@@ -1,0 +1,77 @@
+"""What every adapter method shares: a saved config model and a layer wrapping a frozen `nn.Linear`."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import TYPE_CHECKING, ClassVar, Union
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from torch import nn
+
+if TYPE_CHECKING:
+    from qwthn.runtime.executor import Runtime
+
+TargetModules = Union[list[str], str]
+
+
+class AdapterConfig(BaseModel):
+    """The saved part of an adapter: what it is, never where it runs (that is `RuntimeConfig`).
+
+    Subclasses add a `method: Literal["<name>"] = "<name>"` field and their knobs,
+    and set `label` (how reports name the method).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    label: ClassVar[str] = ""
+    method: str
+    target_modules: TargetModules = Field(
+        default_factory=lambda: ["q_proj", "v_proj"],
+        description="module names: exact or dotted suffix; a string is a regex (full match); 'all-linear'",
+    )
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="dropout on the adapter's input")
+
+    @field_validator("target_modules")
+    @classmethod
+    def _non_empty(cls, value: TargetModules) -> TargetModules:
+        if not value:
+            raise ValueError("name at least one module, e.g. ['q_proj', 'v_proj'] or 'all-linear'")
+        return value
+
+    def for_layer(self, index: int) -> AdapterConfig:
+        """The config of the `index`-th adapted layer (methods with seeds give each layer its own)."""
+        return self
+
+    def describe(self) -> str:
+        """A short name for reports, e.g. 'LoRA r=4'."""
+        return self.label or self.method
+
+
+class AdapterLayer(nn.Module):
+    """y = base(x) + delta(x); the base layer is frozen and kept as `base_layer`.
+
+    The update runs in float32 whatever the base's dtype, so bf16/fp16 models
+    train stable adapters, and is cast back to the base output's dtype.
+    """
+
+    def __init__(self, base_layer: nn.Linear, config: AdapterConfig, runtime: Runtime) -> None:
+        super().__init__()
+        if not isinstance(base_layer, nn.Linear):
+            raise TypeError(f"adapters wrap nn.Linear layers, got {type(base_layer).__name__}")
+        self.base_layer = base_layer
+        self.base_layer.requires_grad_(False)
+        self.in_features, self.out_features = base_layer.in_features, base_layer.out_features
+        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+
+    @abstractmethod
+    def delta(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The update for float32 `inputs` (already through dropout)."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        output = self.base_layer(inputs)
+        update = self.delta(self.dropout(inputs.to(torch.float32)))
+        return output + update.to(output.dtype)
+
+    def adapter_parameters(self) -> dict[str, nn.Parameter]:
+        return {name: param for name, param in self.named_parameters() if not name.startswith("base_layer.")}

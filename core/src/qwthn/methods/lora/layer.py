@@ -1,0 +1,28 @@
+"""The LoRA layer."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from qwthn.methods.base import AdapterLayer
+from qwthn.methods.lora.config import LoRAConfig
+from qwthn.runtime.executor import Runtime
+
+
+class LoRALinear(AdapterLayer):
+    """base(x) + (alpha / r) * B(A(x)); B starts at zero so the update starts at zero. Runs no circuit."""
+
+    def __init__(self, base_layer: nn.Linear, config: LoRAConfig, runtime: Runtime) -> None:
+        super().__init__(base_layer, config, runtime)
+        self.scaling = config.alpha / config.r
+        self.lora_A = nn.Linear(self.in_features, config.r, bias=False)
+        self.lora_B = nn.Linear(config.r, self.out_features, bias=False)
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
+        self.to(base_layer.weight.device)
+
+    def delta(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.lora_B(self.lora_A(inputs)) * self.scaling

@@ -1,0 +1,249 @@
+"""Discovers plugins through the `qwthn` entry-point group and keeps what they register.
+
+One pluggy manager serves every hook (backends, methods, commands). Loading is
+lazy (on the first lookup) and strict per plugin: a hook implementation without
+a spec, a failing import or a failing registration marks that one plugin as
+broken, with a one-line reason that `qwthn backends` lists, and never takes the
+other plugins down. Hooks are called through pluggy's hook callers, one plugin
+at a time (`subset_hook_caller`), so each registration is attributed to the
+plugin that made it. Core's own methods are a built-in plugin registered through
+the same hooks. Set `QWTHN_PLUGINS` to a comma-separated list of entry-point
+names to load only those (as simonw/llm's LLM_LOAD_PLUGINS).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ValidationError
+
+from qwthn.contract import hookspecs
+from qwthn.contract.backend import QuantumBackend
+from qwthn.errors import BackendNotFoundError, OptionsError, PluginValidationError
+from qwthn.methods.registry import MethodRegistry
+
+DEFAULT_BACKEND = "emulator"
+ALLOW_LIST_ENV = "QWTHN_PLUGINS"
+BUILTIN_PLUGINS = ("qwthn.methods.builtin",)
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a plugin came from."""
+
+    name: str
+    distribution: str
+    version: str
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A registered backend class and the plugin that registered it."""
+
+    name: str
+    backend_class: type[QuantumBackend]
+    plugin: PluginInfo
+
+    @property
+    def distribution(self) -> str:
+        return self.plugin.distribution
+
+    @property
+    def version(self) -> str:
+        return self.plugin.version
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that failed to import or register, and why (one line)."""
+
+    plugin: PluginInfo
+    reason: str
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if not isinstance(error, PluginValidationError) else text
+
+
+class PluginHost:
+    """The plugin manager plus everything its plugins registered."""
+
+    def __init__(self) -> None:
+        self._manager: pluggy.PluginManager | None = None
+        self._backends: dict[str, BackendEntry] = {}
+        self._broken: list[BrokenPlugin] = []
+        self._infos: dict[int, PluginInfo] = {}
+        self._methods = MethodRegistry()
+        self._apps: list[Any] = []
+
+    @property
+    def methods(self) -> MethodRegistry:
+        """The adapter methods every loaded plugin registered (core's built-ins included)."""
+        self.manager  # noqa: B018 - loads the plugins on first use
+        return self._methods
+
+    @property
+    def manager(self) -> pluggy.PluginManager:
+        if self._manager is None:
+            self._manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+            self._manager.add_hookspecs(hookspecs)
+            for module in BUILTIN_PLUGINS:
+                self.register_plugin(__import__(module, fromlist=["_"]), PluginInfo(module, "qwthn", _core_version()))
+            self._load_entry_points()
+        return self._manager
+
+    def _load_entry_points(self) -> None:
+        allowed = os.environ.get(ALLOW_LIST_ENV)
+        allow = {name.strip() for name in allowed.split(",") if name.strip()} if allowed is not None else None
+        for entry_point in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+            if allow is not None and entry_point.name not in allow:
+                continue
+            dist = entry_point.dist
+            info = PluginInfo(
+                entry_point.name,
+                dist.metadata["Name"] if dist is not None else entry_point.name,
+                dist.version if dist is not None else "unknown",
+            )
+            if any(known.name == info.name for known in self._infos.values()):
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as error:  # a broken plugin must not take the others down
+                self._broken.append(BrokenPlugin(info, f"import failed: {_one_line(error)}"))
+                continue
+            self.register_plugin(plugin, info)
+
+    def register_plugin(self, plugin: Any, info: PluginInfo) -> bool:
+        """Register `plugin` and run its registration hooks; on any failure it is listed as broken instead."""
+        manager = self.manager
+        manager.register(plugin, name=info.name)
+        try:
+            manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            manager.unregister(plugin)
+            reason = f"implements a hook qwthn does not define ({error}); the hooks are: {', '.join(_hook_names())}"
+            self._broken.append(BrokenPlugin(info, reason))
+            return False
+        self._infos[id(plugin)] = info
+        backends, methods = {}, MethodRegistry()
+        try:
+            self._call(plugin, "qwthn_register_backends", register=lambda cls: self._check_backend(cls, info, backends))
+            self._call(plugin, "qwthn_register_methods", register=methods.registrar(info.name))
+            for name in backends:
+                if name in self._backends:
+                    other = self._backends[name].plugin.name
+                    raise PluginValidationError(f"backend name '{name}' is already registered by plugin '{other}'")
+            self._methods.merge(methods)
+        except Exception as error:
+            manager.unregister(plugin)
+            del self._infos[id(plugin)]
+            self._broken.append(BrokenPlugin(info, f"registration failed: {_one_line(error)}"))
+            return False
+        self._backends.update(backends)
+        return True
+
+    def _call(self, plugin: Any, hook_name: str, **kwargs: Any) -> None:
+        """Call one plugin's implementation of a hook through pluggy's hook caller."""
+        others = [other for other in self.manager.get_plugins() if other is not plugin]
+        self.manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+
+    @staticmethod
+    def _check_backend(backend_class: Any, info: PluginInfo, into: dict[str, BackendEntry]) -> None:
+        if not (isinstance(backend_class, type) and issubclass(backend_class, QuantumBackend)):
+            raise PluginValidationError(f"registered {backend_class!r}, which is not a QuantumBackend subclass")
+        name = getattr(backend_class, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginValidationError(f"{backend_class.__name__} has no `name`")
+        options = getattr(backend_class, "Options", None)
+        if not (isinstance(options, type) and issubclass(options, BaseModel)):
+            raise PluginValidationError(f"{backend_class.__name__}.Options must be a pydantic BaseModel subclass")
+        into[name] = BackendEntry(name, backend_class, info)
+
+    def register_commands(self, app: Any) -> None:
+        """Let every plugin add its commands (once per app); a plugin whose command hook fails is listed as broken."""
+        if any(known is app for known in self._apps):
+            return
+        self._apps.append(app)
+        for plugin in list(self.manager.get_plugins()):
+            info = self._infos.get(id(plugin))
+            try:
+                self._call(plugin, "qwthn_register_commands", app=app)
+            except Exception as error:
+                if info is not None:
+                    self._broken.append(BrokenPlugin(info, f"command registration failed: {_one_line(error)}"))
+
+    def backends(self) -> list[BackendEntry]:
+        self.manager  # noqa: B018 - loads the plugins on first use
+        return sorted(self._backends.values(), key=lambda entry: entry.name)
+
+    def broken(self) -> list[BrokenPlugin]:
+        self.manager  # noqa: B018
+        return list(self._broken)
+
+    def backend_entry(self, name: str) -> BackendEntry:
+        self.manager  # noqa: B018
+        entry = self._backends.get(name)
+        if entry is None:
+            installed = ", ".join(sorted(self._backends)) or "none"
+            broken = "".join(f"; plugin '{b.plugin.name}' is broken: {b.reason}" for b in self._broken)
+            raise BackendNotFoundError(
+                f"unknown backend '{name}' (installed: {installed}){broken}; "
+                f"install its plugin, e.g. pip install 'qwthn[{name}]'"
+            )
+        return entry
+
+    def create_backend(self, name: str, options: dict[str, Any] | BaseModel | None = None) -> QuantumBackend:
+        """The backend `name`, built from `options` validated against its `Options` model."""
+        entry = self.backend_entry(name)
+        return entry.backend_class(validate_options(entry.backend_class, options))
+
+    def reset(self) -> None:
+        """Forget everything so the next lookup rescans entry points (after installs, in tests)."""
+        self.__init__()
+
+
+def validate_options(backend_class: type[QuantumBackend], options: dict[str, Any] | BaseModel | None) -> BaseModel:
+    """`options` as the backend's `Options` model; anything it refuses is one `OptionsError` line."""
+    model = backend_class.Options
+    if isinstance(options, model):
+        return options
+    if isinstance(options, BaseModel):
+        options = options.model_dump()
+    try:
+        return model.model_validate(options or {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "options"
+        fields = ", ".join(model.model_fields) or "none"
+        message = first["msg"].removeprefix("Value error, ")
+        raise OptionsError(
+            f"backend '{backend_class.name}': option '{field}': {message} (got {first.get('input')!r}); "
+            f"its options are: {fields}"
+        ) from None
+
+
+def _hook_names() -> list[str]:
+    return sorted(name for name in dir(hookspecs) if name.startswith("qwthn_"))
+
+
+def _core_version() -> str:
+    from qwthn import __version__
+
+    return __version__
+
+
+host = PluginHost()
+
+
+def get_backend(name: str = DEFAULT_BACKEND, **options: Any) -> QuantumBackend:
+    """The backend registered as `name`, built with its backend-specific `options`."""
+    return host.create_backend(name, options)
+
+
+def list_backends() -> list[BackendEntry]:
+    return host.backends()
