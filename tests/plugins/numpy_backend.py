@@ -4,7 +4,7 @@ A tiny NumPy state-vector simulator that numbers qubits little-endian (as
 Qiskit does), executes every gate of the gate table, and is NOT differentiable
 in torch, so using it exercises the core's capability checks, endianness
 reordering and parameter-shift rule (four-term for controlled rotations).
-`max_batch` is an option, so the runtime's chunking is exercised too.
+`max_batch` and `coupling_map` are options, so the runtime's chunking and coupling checks are exercised too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class NumpyOptions(BaseModel):
 
     max_qubits: int = Field(default=10, ge=1, le=14)
     max_batch: int | None = Field(default=None, ge=1)
+    coupling_map: list[tuple[int, int]] | None = None
 
 
 class NumpyBackend(QuantumBackend):
@@ -37,6 +38,7 @@ class NumpyBackend(QuantumBackend):
             supports_shots=False,
             qubit_ordering="little",
             max_batch=self.options.max_batch,
+            coupling_map=frozenset(map(tuple, self.options.coupling_map)) if self.options.coupling_map else None,
         )
 
     def compile(self, circuit: Circuit) -> Circuit:
