@@ -1,10 +1,12 @@
 """QNN forward+backward throughput: the qwthn emulator against PennyLane and against a dense-GEMM floor.
 
-The QNN: RY angle encoding of n inputs, then L layers of [RY(w), RZ(w) on every qubit, CZ ring],
-read out <Z_i> on every qubit; loss = sum of outputs; gradients w.r.t. inputs and weights.
+The QNN is the adapter's own circuit, built by core from a QWTHNConfig (`circuit_for`): RY angle
+encoding of n inputs, then L layers of [RZ(w), RY(w) on every qubit] with a CZ chain between
+layers, read out <Z_i> on every qubit; loss = sum of outputs; gradients w.r.t. inputs and weights.
 
-- PennyLane: default.qubit through qml.qnn.TorchLayer, diff_method="backprop", the whole
-  batch in one call (parameter broadcasting).
+- qwthn: a QuantumLayer on a Runtime over the emulator backend, exactly as an adapter runs it.
+- PennyLane: the same gate list translated op by op, default.qubit through qml.qnn.TorchLayer,
+  diff_method="backprop", the whole batch in one call (parameter broadcasting).
 - floor: three complex64 GEMMs [B x 2^n] @ [2^n x 2^n] (the forward product and the two
   backward ones) — what applying one dense layer unitary costs, whatever the simulator.
 
@@ -28,8 +30,10 @@ from collections.abc import Callable
 
 import torch
 
-from qwthn import get_backend
-from qwthn.contract.circuit import Angle, Circuit, Gate
+from qwthn import QWTHNConfig, get_backend
+from qwthn.contract.circuit import Circuit
+from qwthn.methods.qwthn.ansatz import circuit_for
+from qwthn.runtime import QuantumLayer, Runtime
 
 TARGET_VS_PENNYLANE = 35.0
 TARGET_VS_FLOOR = 1.25
@@ -53,43 +57,38 @@ def load() -> str:
     return f"load average {os.getloadavg()[0]:.2f}"
 
 
-def ring(n_qubits: int) -> list[tuple[int, int]]:
-    if n_qubits < 2:
-        return []
-    return [(wire, (wire + 1) % n_qubits) for wire in range(n_qubits if n_qubits > 2 else 1)]
-
-
 def qnn_circuit(n_qubits: int, n_layers: int) -> Circuit:
-    """Weight (layer, wire, k) is index 2 * (layer * n + wire) + k, k = 0 for RY and 1 for RZ."""
-    gates = [Gate("RY", (wire,), Angle.input(wire)) for wire in range(n_qubits)]
-    for layer in range(n_layers):
-        for wire in range(n_qubits):
-            base = 2 * (layer * n_qubits + wire)
-            gates += [Gate("RY", (wire,), Angle.weight(base)), Gate("RZ", (wire,), Angle.weight(base + 1))]
-        gates += [Gate("CZ", pair) for pair in ring(n_qubits)]
-    return Circuit(n_qubits, tuple(gates), n_inputs=n_qubits, n_weights=2 * n_layers * n_qubits)
+    """The circuit a QWTHN adapter with n qubits and L layers (other knobs at their defaults) runs."""
+    return circuit_for(QWTHNConfig(n_qubits=n_qubits, n_layers=n_layers))
 
 
-def pennylane_layer(n_qubits: int, n_layers: int, weights: torch.Tensor) -> torch.nn.Module:
+PENNYLANE_OPS = {"RX": "RX", "RY": "RY", "RZ": "RZ", "H": "Hadamard", "X": "PauliX", "CZ": "CZ", "CNOT": "CNOT"}
+
+
+def pennylane_layer(circuit: Circuit, weights: torch.Tensor) -> torch.nn.Module:
+    """The same gate list as PennyLane operations, one op per gate."""
     import pennylane as qml
 
-    device = qml.device("default.qubit", wires=n_qubits)
+    device = qml.device("default.qubit", wires=circuit.n_qubits)
 
     @qml.qnode(device, interface="torch", diff_method="backprop")
     def qnode(inputs, weights):
-        for wire in range(n_qubits):
-            qml.RY(inputs[..., wire], wires=wire)
-        for layer in range(n_layers):
-            for wire in range(n_qubits):
-                qml.RY(weights[layer, wire, 0], wires=wire)
-                qml.RZ(weights[layer, wire, 1], wires=wire)
-            for pair in ring(n_qubits):
-                qml.CZ(wires=list(pair))
-        return [qml.expval(qml.PauliZ(wire)) for wire in range(n_qubits)]
+        for gate in circuit.gates:
+            operation = getattr(qml, PENNYLANE_OPS[gate.name])
+            angle = gate.angle
+            if angle is None:
+                operation(wires=list(gate.wires))
+            elif angle.source == "input":
+                operation(inputs[..., angle.index], wires=list(gate.wires))
+            elif angle.source == "weight":
+                operation(weights[angle.index], wires=list(gate.wires))
+            else:
+                operation(angle.value, wires=list(gate.wires))
+        return [qml.expval(qml.PauliZ(wire)) for wire in circuit.readout.wires]
 
-    layer = qml.qnn.TorchLayer(qnode, {"weights": (n_layers, n_qubits, 2)})
+    layer = qml.qnn.TorchLayer(qnode, {"weights": (circuit.n_weights,)})
     with torch.no_grad():
-        layer.weights.copy_(weights.view(n_layers, n_qubits, 2))
+        layer.weights.copy_(weights)
     return layer
 
 
@@ -130,10 +129,12 @@ def forward_backward(model: Callable[[torch.Tensor], torch.Tensor], inputs: torc
     return step
 
 
-def emulator_model(n_qubits: int, n_layers: int, weights: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    backend = get_backend("emulator")
-    compiled = backend.compile(qnn_circuit(n_qubits, n_layers))
-    return lambda inputs: backend.evaluate(compiled, inputs, weights)
+def emulator_model(circuit: Circuit, weights: torch.Tensor) -> QuantumLayer:
+    """A QuantumLayer on the emulator through the runtime, as an adapter runs it (compiled once, here)."""
+    layer = QuantumLayer(circuit, Runtime(get_backend("emulator")))
+    with torch.no_grad():
+        layer.weights.copy_(weights)
+    return layer
 
 
 def floor_step(batch: int, n_qubits: int, generator: torch.Generator) -> Callable[[], None]:
@@ -154,10 +155,11 @@ def floor_step(batch: int, n_qubits: int, generator: torch.Generator) -> Callabl
 
 def head_to_head(n_qubits: int, n_layers: int, batch: int, repeats: int) -> dict[str, float]:
     generator = torch.Generator().manual_seed(0)
+    circuit = qnn_circuit(n_qubits, n_layers)
     inputs = (torch.rand(batch, n_qubits, generator=generator) * torch.pi).requires_grad_()
-    weights = (torch.rand(2 * n_layers * n_qubits, generator=generator) * 2 * torch.pi).requires_grad_()
-    ours = emulator_model(n_qubits, n_layers, weights)
-    theirs = pennylane_layer(n_qubits, n_layers, weights.detach())
+    weights = torch.rand(circuit.n_weights, generator=generator) * 2 * torch.pi
+    ours = emulator_model(circuit, weights)
+    theirs = pennylane_layer(circuit, weights)
 
     ours_out = ours(inputs)
     (ours_grad,) = torch.autograd.grad(ours_out.sum(), inputs)
@@ -178,8 +180,8 @@ def cost_table(qubits: range, batches: tuple[int, ...], n_layers: int, repeats: 
     generator = torch.Generator().manual_seed(1)
     rows = []
     for n_qubits in qubits:
-        weights = (torch.rand(2 * n_layers * n_qubits, generator=generator) * 2 * torch.pi).requires_grad_()
-        model = emulator_model(n_qubits, n_layers, weights)
+        circuit = qnn_circuit(n_qubits, n_layers)
+        model = emulator_model(circuit, torch.rand(circuit.n_weights, generator=generator) * 2 * torch.pi)
         cells = [str(n_qubits)]
         for batch in batches:
             if batch * 2**n_qubits > MAX_AMPLITUDES:

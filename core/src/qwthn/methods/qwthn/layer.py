@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from qwthn.methods.base import AdapterLayer
-from qwthn.methods.qwthn.ansatz import build_qnn_circuit
+from qwthn.methods.qwthn.ansatz import circuit_for
 from qwthn.methods.qwthn.config import QWTHNConfig
 from qwthn.methods.qwthn.mpo import MPOLinear
 from qwthn.runtime.executor import Runtime
@@ -35,14 +35,7 @@ class QWTHNLinear(AdapterLayer):
         super().__init__(base_layer, config, runtime)
         self.fusion, self.scale = config.fusion, config.scale
         generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
-        circuit = build_qnn_circuit(
-            config.n_qubits,
-            config.n_layers,
-            encoding=config.encoding,
-            reupload=config.reupload,
-            entangler=config.entangler,
-            readout=config.readout,
-        )
+        circuit = circuit_for(config)
         mpo = {"bond_dim": config.bond_dim, "n_cores": config.mpo_cores, "generator": generator}
         self.down = MPOLinear(self.in_features, config.n_qubits, **mpo)
         self.qnn = QuantumLayer(circuit, runtime, init_seed=config.seed)
