@@ -204,3 +204,12 @@ def test_training_stops_with_a_one_line_error_on_divergence_or_nothing_to_train(
         train(_Diverged(), batches, TrainSettings(steps=3, learning_rate=1.0), "test")
     with pytest.raises(QwthnError, match="no trainable parameters"):
         train(_Diverged().requires_grad_(False), batches, TrainSettings(steps=3, learning_rate=1.0), "test")
+
+
+def test_a_method_from_a_plugin_runs_through_finetune_unchanged(cache, tmp_path, install_plugin):
+    install_plugin("qwthn-bias", "0.1", "bias", "bias_method_plugin")
+    metrics = run_finetune(FinetuneOptions(output=tmp_path / "run", method="bias", max_steps=2), TINY)
+    result = metrics["methods"]["bias"]
+    assert result["label"] == "Bias" and result["adapter_config"]["method"] == "bias"
+    assert result["backend_usage"]["calls"] == 0  # no circuit in this method
+    assert (tmp_path / "run" / "bias" / "adapter_model.safetensors").is_file()

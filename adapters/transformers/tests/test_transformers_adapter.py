@@ -10,7 +10,7 @@ import torch
 from tiny_models import tiny_llama, tiny_qwen2
 from transformers import Trainer, TrainingArguments
 
-from qwthn import LoRAConfig, QWTHNConfig
+from qwthn import LoRAConfig, QWTHNConfig, RuntimeConfig, parse_adapter_config
 from qwthn.errors import QwthnError
 from qwthn.methods.lora import LoRALinear
 from qwthn.methods.qwthn import QWTHNLinear
@@ -142,3 +142,59 @@ def test_transformers_trainer_trains_only_the_adapter(tmp_path):
     current = dict(model.named_parameters())
     assert all(torch.equal(current[n], value) for n, value in frozen.items())
     assert any(not torch.equal(current[n], value) for n, value in trained.items())
+
+
+def test_an_emulator_trained_adapter_runs_elsewhere_through_a_runtime_config_only(tmp_path, install_plugin):
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    model = tiny_qwen2(seed=1)
+    config = QWTHNConfig(seed=0, fusion="linear", readout="probs", n_qubits=3)
+    inject_adapter(model, config)
+    _train_a_little(model, steps=3)
+    save_adapter(model, tmp_path / "adapter")
+    saved = (tmp_path / "adapter" / "adapter_config.json").read_text()
+    assert not {"backend", "backend_options", "shots"} & set(json.loads(saved))
+    tokens = torch.randint(0, 97, (2, 6))
+    expected = model.eval()(tokens).logits
+
+    elsewhere = tiny_qwen2(seed=1)
+    load_adapter(elsewhere, tmp_path / "adapter", RuntimeConfig(backend="numpy-test"))
+    runtime = elsewhere.qwthn_runtime
+    assert runtime.backend.name == "numpy-test" and runtime.capabilities.qubit_ordering == "little"
+    torch.testing.assert_close(elsewhere.eval()(tokens).logits, expected, atol=1e-5, rtol=0)
+    assert runtime.tracker.calls == 4 and runtime.tracker.circuits == 1  # four adapted layers, one circuit
+    assert (tmp_path / "adapter" / "adapter_config.json").read_text() == saved
+
+
+def test_a_saved_file_with_runtime_settings_is_refused_with_a_hint(tmp_path):
+    model = tiny_qwen2()
+    inject_adapter(model, QWTHNConfig(seed=0))
+    save_adapter(model, tmp_path / "adapter")
+    path = tmp_path / "adapter" / "adapter_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "backend": "qiskit"}))
+    with pytest.raises(QwthnError, match="'backend' is a runtime setting, not part of an adapter; pass it in"):
+        load_adapter(tiny_qwen2(), tmp_path / "adapter")
+
+
+def test_all_layers_of_a_model_share_one_runtime_and_one_compiled_circuit():
+    model = tiny_qwen2()
+    report = inject_adapter(model, QWTHNConfig(seed=0), RuntimeConfig(shots=16, seed=3))
+    layers = [module for module in model.modules() if isinstance(module, QWTHNLinear)]
+    assert len(layers) == 4 and all(layer.qnn.runtime is report.runtime for layer in layers)
+    model(torch.randint(0, 97, (2, 5)))
+    assert report.runtime.tracker.circuits == 1 and report.runtime.tracker.calls == 4
+    assert report.runtime.tracker.shots == 16 * report.runtime.tracker.rows
+
+
+def test_a_method_from_a_plugin_injects_saves_and_loads(tmp_path, install_plugin):
+    install_plugin("qwthn-bias", "0.1", "bias", "bias_method_plugin")
+    config = parse_adapter_config({"method": "bias", "scale": 2.0, "target_modules": ["o_proj"]})
+    assert config.describe() == "Bias"
+    model = tiny_qwen2(seed=1)
+    report = inject_adapter(model, config)
+    assert report.trainable_params == 2 * 32
+    _train_a_little(model, steps=2)
+    save_adapter(model, tmp_path / "adapter")
+    tokens = torch.randint(0, 97, (2, 6))
+    fresh = tiny_qwen2(seed=1)
+    assert load_adapter(fresh, tmp_path / "adapter") == config
+    assert torch.equal(fresh.eval()(tokens).logits, model.eval()(tokens).logits)
