@@ -115,7 +115,7 @@ GENERIC_RECIPE = Recipe(
 
 
 @dataclass(frozen=True)
-class Plan:
+class RunPlan:
     """Validated options: everything decided before the first model is loaded."""
 
     methods: dict[str, MethodRecipe]
@@ -172,7 +172,7 @@ def _resolve_output(output: Path | None) -> Path:
     return output
 
 
-def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> Plan:
+def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> RunPlan:
     """Check every option (cheaply) and fix what will run."""
     if recipe is None:
         recipe = GENERIC_RECIPE if options.model else EMBEDDED_RECIPE
@@ -180,10 +180,10 @@ def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> Plan:
     runtime = _resolve_runtime(options)
     dataset = load_jsonl(options.dataset) if options.dataset is not None else None
     output = _resolve_output(options.output)
-    return Plan(methods=methods, runtime=runtime, output=output, dataset=dataset, recipe=recipe)
+    return RunPlan(methods=methods, runtime=runtime, output=output, dataset=dataset, recipe=recipe)
 
 
-def _examples(plan: Plan) -> tuple[list[Example], list[Example], str]:
+def _examples(plan: RunPlan) -> tuple[list[Example], list[Example], str]:
     if plan.dataset is not None:
         train_set, held_out = split_examples(plan.dataset, HELD_OUT_FRACTION, SPLIT_SEED)
         return train_set, held_out, "user dataset"
