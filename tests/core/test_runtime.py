@@ -229,3 +229,22 @@ def test_chunked_parameter_shift_matches_autograd(plugins):
     slots = 2 * 3 + 12  # two encodings of 3 inputs, 12 weights
     rows = 6 + 2 * slots * 6
     assert numpy_runtime.tracker.rows == rows and numpy_runtime.tracker.calls == 1 + math.ceil(2 * slots * 6 / 16)
+
+
+@pytest.mark.parametrize("uses", ["inputs only", "weights only"])
+def test_parameter_shift_with_no_inputs_or_no_weights_used(plugins, uses):
+    from qwthn.contract.circuit import Angle, Circuit, Gate
+
+    angle = Angle.input(0) if uses == "inputs only" else Angle.weight(0)
+    n_inputs = 1 if uses == "inputs only" else 0
+    circuit = Circuit(1, (Gate("RX", (0,), angle),), n_inputs=n_inputs, n_weights=1 - n_inputs)
+    inputs = torch.rand(3, n_inputs, dtype=torch.float64, requires_grad=True)
+    values = []
+    for name in ("numpy-test", "emulator"):
+        layer = QuantumLayer(circuit, Runtime(get_backend(name)), init_seed=0).double()
+        output = layer(inputs)
+        output.sum().backward()
+        grad = layer.weights.grad if layer.weights.grad is not None else torch.zeros_like(layer.weights)
+        values.append((output.detach(), grad))
+    torch.testing.assert_close(values[0][0], values[1][0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(values[0][1], values[1][1], atol=1e-6, rtol=0)

@@ -40,7 +40,7 @@ class QuantumLayer(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         leading = inputs.shape[:-1]
-        flat = inputs.reshape(-1, inputs.shape[-1])
+        flat = inputs.reshape(math.prod(leading), inputs.shape[-1])
         weights = self.weights.to(flat.dtype)
         if self._gradient == "parameter-shift":
             outputs = ParameterShiftFunction.apply(flat, weights, self._shift, self._seeds)

@@ -1,0 +1,224 @@
+"""What the conformance tests share: the backend under test, running circuits through the core, and comparisons.
+
+Tolerances (stated once, used everywhere):
+
+- exact backends (`shots=None`): every entry within `EXACT_ATOL` = 1e-5 of the
+  reference (gradients: 1e-5 * max(1, |reference|));
+- finite shots: every entry within `SIGMAS` = 5 standard errors of its exact
+  value, computed per entry from the reference (probabilities: sqrt(p(1-p)/shots);
+  <Z>: sqrt((1-<Z>^2)/shots)), plus a floor of `FLOOR_COUNTS` = 2 counts
+  (2/shots) and 1e-5, so entries whose exact variance is ~0 do not fail on one count.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from qwthn.contract.backend import Capabilities, QuantumBackend
+from qwthn.contract.circuit import Circuit
+from qwthn.contract.gates import GATES
+from qwthn.runtime.executor import Runtime
+from qwthn.runtime.quantum_layer import QuantumLayer
+from qwthn.testing import reference
+
+EXACT_ATOL = 1e-5
+SIGMAS = 5.0
+FLOOR_COUNTS = 2.0
+SHOTS = 4000
+MAX_CHECKED_QUBITS = 10
+
+
+@dataclass
+class BackendUnderTest:
+    """The backend named on the command line, with its options; `create()` builds a fresh instance."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    _capabilities: Capabilities | None = field(default=None, repr=False)
+
+    def create(self) -> QuantumBackend:
+        from qwthn.plugins import host
+
+        return host.create_backend(self.name, self.options)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        if self._capabilities is None:
+            self._capabilities = self.create().capabilities
+        return self._capabilities
+
+    @property
+    def label(self) -> str:
+        options = f" with options {json.dumps(self.options, sort_keys=True)}" if self.options else ""
+        return f"backend '{self.name}'{options}"
+
+    @property
+    def checked_qubits(self) -> int:
+        """Largest circuit the suite runs: min(max_qubits, 10)."""
+        return min(self.capabilities.max_qubits, MAX_CHECKED_QUBITS)
+
+    @property
+    def shots(self) -> int | None:
+        """None for exact backends; otherwise the shots the value checks sample with."""
+        caps = self.capabilities
+        return None if caps.exact else self.sampling_shots
+
+    @property
+    def sampling_shots(self) -> int:
+        caps = self.capabilities
+        return min(SHOTS, caps.max_shots) if caps.max_shots is not None else SHOTS
+
+    @property
+    def circuit_coupling(self) -> frozenset[tuple[int, int]] | None:
+        """The pairs random circuits may couple: the coupling map, unless the backend routes (then any pair)."""
+        caps = self.capabilities
+        return None if caps.routes else caps.coupling_map
+
+    def runtime(self, *, shots: int | None = None, seed: int | None = None) -> Runtime:
+        return Runtime(self.create(), shots=shots, seed=seed)
+
+    def first_declared(self, *names: str) -> str | None:
+        return next((name for name in names if name in self.capabilities.native_gates), None)
+
+
+def run_layer(
+    runtime: Runtime, circuit: Circuit, inputs: torch.Tensor, weights: np.ndarray | torch.Tensor
+) -> tuple[QuantumLayer, torch.Tensor]:
+    """(layer, outputs) of a `QuantumLayer` in the inputs' dtype with `weights` set: the core's user-facing path."""
+    layer = QuantumLayer(circuit, runtime).to(device=inputs.device, dtype=inputs.dtype)
+    with torch.no_grad():
+        layer.weights.copy_(torch.as_tensor(np.asarray(weights), dtype=inputs.dtype))
+    return layer, layer(inputs)
+
+
+def run_rows(runtime: Runtime, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Outputs in core order through `Runtime.prepare/execute` (chunked), weights [W] or per-row [B, W]."""
+    prepared = runtime.prepare(circuit)
+    outputs = runtime.execute(prepared, inputs, weights, runtime.seed_stream())
+    if prepared.reorder is not None:
+        outputs = outputs[:, prepared.reorder.to(outputs.device)]
+    return outputs
+
+
+def shot_bound(expected: np.ndarray, kind: str, shots: int) -> np.ndarray:
+    """Per-entry allowed |estimate - exact| for `shots` samples (see the module docstring)."""
+    variance = expected * (1 - expected) if kind == "probs" else 1 - expected**2
+    sigma = np.sqrt(np.clip(variance, 0, None) / shots)
+    return SIGMAS * sigma + FLOOR_COUNTS / shots + EXACT_ATOL
+
+
+def value_bound(expected: np.ndarray, kind: str, shots: int | None) -> np.ndarray:
+    if shots is None:
+        return np.full(expected.shape, EXACT_ATOL)
+    return shot_bound(expected, kind, shots)
+
+
+def _basis(index: int, n_qubits: int) -> str:
+    return f"|{index:0{n_qubits}b}>"
+
+
+def _entry(circuit: Circuit, column: int) -> str:
+    if circuit.readout.kind == "probs":
+        return f"probs[{column}] = P({_basis(column, circuit.n_qubits)}, wire 0 leftmost)"
+    return f"output {column} = <Z_{circuit.readout.wires[column]}>"
+
+
+def _bit_reversed(n_qubits: int) -> np.ndarray:
+    indices = np.arange(2**n_qubits)
+    return np.array([int(f"{i:0{n_qubits}b}"[::-1], 2) for i in indices])
+
+
+def _hints(actual: np.ndarray, expected: np.ndarray, bound: np.ndarray, circuit: Circuit, label: str) -> str:
+    """Recognisable faults, said in words."""
+    hints = []
+    if circuit.readout.kind == "probs" and circuit.n_qubits > 1:
+        reversed_actual = actual[:, _bit_reversed(circuit.n_qubits)]
+        if np.all(np.abs(reversed_actual - expected) <= bound):
+            hints.append(
+                f"the output matches the reference with the bits of each index reversed: {label} returns "
+                "little-endian probabilities but declares qubit_ordering='big'"
+            )
+    if circuit.readout.kind == "probs" and np.any(np.abs(actual.sum(axis=1) - 1) > 1e-4):
+        hints.append(f"rows sum to {actual.sum(axis=1).round(6).tolist()}, not 1")
+    return "; hint: " + "; ".join(hints) if hints else ""
+
+
+def check_values(
+    actual: torch.Tensor | np.ndarray,
+    expected: np.ndarray,
+    *,
+    circuit: Circuit,
+    what: str,
+    label: str,
+    shots: int | None = None,
+    bound: np.ndarray | None = None,
+) -> None:
+    """Fail, saying what differed, unless `actual` is within the tolerance of `expected` everywhere."""
+    if isinstance(actual, torch.Tensor):
+        actual = actual.detach().cpu().double().numpy()
+    actual = np.asarray(actual, dtype=np.float64)
+    where = f"{what} on {label}; circuit: {reference.describe(circuit)}"
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{where}: output shape {list(actual.shape)}, expected {list(expected.shape)}")
+    if not np.all(np.isfinite(actual)):
+        raise AssertionError(f"{where}: output has non-finite values {actual[~np.isfinite(actual)][:5].tolist()}")
+    if bound is None:
+        bound = value_bound(expected, circuit.readout.kind, shots)
+    error = np.abs(actual - expected)
+    outside = error > bound
+    if not outside.any():
+        return
+    row, column = np.unravel_index(np.argmax(np.where(outside, error / bound, -np.inf)), error.shape)
+    tolerance = f"{bound[row, column]:.3g}" + (f" (5 sigma at {shots} shots)" if shots else " (exact)")
+    raise AssertionError(
+        f"{what}: max |backend - reference| = {error.max():.3g}; {int(outside.sum())} of {error.size} entries "
+        f"outside tolerance, worst at row {row}, {_entry(circuit, int(column))}: backend {actual[row, column]:.6g}, "
+        f"reference {expected[row, column]:.6g}, allowed {tolerance}; {label}; circuit: "
+        f"{reference.describe(circuit)}{_hints(actual, expected, bound, circuit, label)}"
+    )
+
+
+def check_gradient(
+    actual: torch.Tensor | None, expected: np.ndarray, *, of: str, circuit: Circuit, label: str, method: str
+) -> None:
+    """Fail unless `actual` is within EXACT_ATOL * max(1, |expected|) of the finite-difference gradient."""
+    if actual is None:
+        if not np.any(expected):
+            return  # torch leaves .grad unset on a leaf the outputs do not depend on
+        raise AssertionError(
+            f"gradient by {of}: none arrived, finite differences give max |gradient| = {np.abs(expected).max():.3g} "
+            f"(the outputs are not differentiable in {of}); {label} (gradient method '{method}'); circuit: "
+            f"{reference.describe(circuit)}"
+        )
+    got = actual.detach().cpu().double().numpy().reshape(expected.shape)
+    bound = EXACT_ATOL * np.maximum(1.0, np.abs(expected))
+    error = np.abs(got - expected)
+    if np.all(error <= bound):
+        return
+    index = np.unravel_index(np.argmax(error - bound), error.shape)
+    raise AssertionError(
+        f"gradient by {of}: max |backend - finite differences| = {error.max():.3g}, worst at index "
+        f"{tuple(int(i) for i in index)}: backend {got[index]:.6g}, reference {expected[index]:.6g}, "
+        f"allowed {bound[index]:.3g}; {label} (gradient method '{method}'); circuit: "
+        f"{reference.describe(circuit)}"
+    )
+
+
+def rng_for(*key: Any) -> np.random.Generator:
+    """A generator seeded from `key` (test name, parameters), so every run draws the same circuits."""
+    text = "/".join(map(str, key))
+    return np.random.default_rng([ord(char) for char in text])
+
+
+def angles(rng: np.random.Generator, *shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    return torch.tensor(reference.random_angles(rng, *shape), dtype=dtype)
+
+
+def gate_names(backend: BackendUnderTest) -> list[str]:
+    """The declared gates the gate table knows, sorted."""
+    return sorted(name for name in backend.capabilities.native_gates if name in GATES)
