@@ -106,11 +106,21 @@ def dataset(tmp_path) -> Path:
 
 
 def test_unknown_backend_hint_is_printed_exactly_as_written(tmp_path):
-    result = run("finetune", "--backend", "no-such", "--output", str(tmp_path / "out"))
+    env = {**os.environ, "QWTHN_PLUGINS": "emulator,transformers"}
+    result = run("finetune", "--backend", "no-such", "--output", str(tmp_path / "out"), env=env)
     assert_one_line_usage_error(result)
     assert result.stderr == (
         "error: unknown backend 'no-such' (installed: emulator); "
-        "install its plugin, e.g. pip install 'qwthn[no-such]'\n"
+        "no qwthn extra provides it; install the plugin that does (see docs/plugins.md)\n"
+    )
+
+
+@pytest.mark.parametrize("name", ["qiskit", "cirq", "braket", "pennylane"])
+def test_core_alone_names_the_extra_of_a_missing_vendor_backend(name):
+    result = run("backends", name, env={**os.environ, "QWTHN_PLUGINS": ""})
+    assert_one_line_usage_error(result)
+    assert result.stderr == (
+        f"error: unknown backend '{name}' (installed: none); install its plugin: pip install 'qwthn[{name}]'\n"
     )
 
 

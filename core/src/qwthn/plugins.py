@@ -191,10 +191,11 @@ class PluginHost:
         if entry is None:
             installed = ", ".join(sorted(self._backends)) or "none"
             broken = "".join(f"; plugin '{b.plugin.name}' is broken: {b.reason}" for b in self._broken)
-            raise BackendNotFoundError(
-                f"unknown backend '{name}' (installed: {installed}){broken}; "
-                f"install its plugin, e.g. pip install 'qwthn[{name}]'"
-            )
+            if name in _core_extras():
+                hint = f"install its plugin: pip install 'qwthn[{name}]'"
+            else:
+                hint = "no qwthn extra provides it; install the plugin that does (see docs/plugins.md)"
+            raise BackendNotFoundError(f"unknown backend '{name}' (installed: {installed}){broken}; {hint}")
         return entry
 
     def create_backend(self, name: str, options: dict[str, Any] | BaseModel | None = None) -> QuantumBackend:
@@ -229,6 +230,14 @@ def validate_options(backend_class: type[QuantumBackend], options: dict[str, Any
 
 def _hook_names() -> list[str]:
     return sorted(name for name in dir(hookspecs) if name.startswith("qwthn_"))
+
+
+def _core_extras() -> set[str]:
+    """The backend extras core declares (pip install 'qwthn[qiskit]'), from its installed metadata."""
+    try:
+        return set(metadata.metadata("qwthn").get_all("Provides-Extra") or ())
+    except metadata.PackageNotFoundError:
+        return set()
 
 
 def _core_version() -> str:
