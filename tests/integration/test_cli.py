@@ -146,3 +146,8 @@ def test_invalid_config_value_is_a_one_line_error(tmp_path):
 def test_unknown_method_is_a_one_line_error(tmp_path):
     result = run("finetune", "--method", "dora", "--output", str(tmp_path / "out"))
     assert_one_line_usage_error(result, "dora", "qwthn", "lora")
+
+
+def test_evaluate_bad_input_is_a_one_line_error(tmp_path):
+    result = run("evaluate", str(tmp_path / "no-adapter"))
+    assert_one_line_usage_error(result, "no adapter_config.json in", "no-adapter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +17,7 @@ from qwthn_transformers.embedded import base_model, corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.embedded.tokenizer import train_tokenizer
 from qwthn_transformers.evaluate import generate_responses
+from qwthn_transformers.evaluate_adapter import EvaluateOptions, run_evaluate
 from qwthn_transformers.finetune import FinetuneOptions, MethodRecipe, Recipe, run_finetune
 from qwthn_transformers.loading import load_causal_lm
 from qwthn_transformers.train import TrainSettings, linear_schedule, train
@@ -213,3 +215,44 @@ def test_a_method_from_a_plugin_runs_through_finetune_unchanged(cache, tmp_path,
     assert result["label"] == "Bias" and result["adapter_config"]["method"] == "bias"
     assert result["backend_usage"]["calls"] == 0  # no circuit in this method
     assert (tmp_path / "run" / "bias" / "adapter_model.safetensors").is_file()
+
+
+def test_evaluate_runs_an_emulator_trained_adapter_on_another_backend(cache, tmp_path, install_plugin):
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    metrics = run_finetune(FinetuneOptions(output=tmp_path / "run", method="qwthn", max_steps=3), TINY)
+    adapter = tmp_path / "run" / "qwthn"
+    saved = (adapter / "adapter_config.json").read_text()
+    report = run_evaluate(EvaluateOptions(adapter=adapter, backend="numpy-test", limit=4))
+    elsewhere, exact = report["results"]
+    assert elsewhere["runtime"]["backend"] == "numpy-test" and exact["runtime"]["backend"] == "emulator"
+    assert elsewhere["total"] == exact["total"] == 4
+    assert elsewhere["correct"] == exact["correct"]  # both exact: the same predictions
+    assert elsewhere["backend_usage"]["calls"] > 0 and report["base_model"] == metrics["base_model"]["path"]
+    assert (adapter / "adapter_config.json").read_text() == saved
+
+    sampled = run_evaluate(EvaluateOptions(adapter=adapter, shots=8, seed=1, limit=4))["results"][0]
+    assert sampled["label"] == "emulator, 8 shots" and sampled["backend_usage"]["shots"] > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (dict(backend="nope"), "unknown backend 'nope'"),
+        (dict(backend_options="{dtype"), "--backend-options is not valid JSON"),
+        (dict(backend_options='{"dtype": "complex32"}'), "option 'dtype'"),
+        (dict(limit=0), "--limit must be at least 1"),
+        (dict(shots=0), "--shots must be at least 1"),
+    ],
+)
+def test_evaluate_refuses_bad_input_before_loading_a_model(tmp_path, options, fragment, monkeypatch):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"method": "lora", "base_model_name_or_path": "x"}))
+    monkeypatch.setattr("qwthn_transformers.evaluate_adapter.load_causal_lm", lambda *_: pytest.fail("loaded"))
+    with pytest.raises(QwthnError, match=re.escape(fragment)):
+        run_evaluate(EvaluateOptions(adapter=adapter, **options))
+
+
+def test_evaluate_without_an_adapter_directory_says_so(tmp_path):
+    with pytest.raises(QwthnError, match="no adapter_config.json in"):
+        run_evaluate(EvaluateOptions(adapter=tmp_path / "missing"))

@@ -54,3 +54,45 @@ def finetune(
         output=output, seed=seed, max_steps=max_steps,
     )  # fmt: skip
     run_finetune(options)
+
+
+def evaluate(
+    adapter: Annotated[Path, typer.Argument(help="Adapter directory written by `qwthn finetune` or save_adapter.")],
+    model: Annotated[Optional[str], typer.Option(
+        help="Base model directory or hub id.  \\[default: the base model named in the adapter's config]"
+    )] = None,
+    dataset: Annotated[Optional[Path], typer.Option(
+        help='JSONL file, one {"prompt", "response"} per line, all evaluated.  '
+        "\\[default: the embedded demo's held-out problems]"
+    )] = None,
+    backend: Annotated[str, typer.Option(
+        help=f"Quantum backend to run the circuits on: {_names([entry.name for entry in host.backends()])}."
+    )] = "emulator",
+    backend_options: Annotated[Optional[str], typer.Option(
+        help="The backend's options as a JSON object (see `qwthn backends NAME`).  \\[default: its defaults]"
+    )] = None,
+    shots: Annotated[Optional[int], typer.Option(
+        help="Finite shots per circuit row.  \\[default: exact expectation values]"
+    )] = None,
+    seed: Annotated[int, typer.Option(help="Root seed of shot sampling.")] = 0,
+    limit: Annotated[Optional[int], typer.Option(
+        help="Evaluate only the first N examples (slow backends).  \\[default: all]"
+    )] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the results as JSON instead of a table.  \\[default: a table]"
+    )] = False,
+) -> None:  # fmt: skip
+    """Held-out exact match of a trained adapter with its circuits on any backend, next to the exact emulator."""
+    import json
+
+    from rich.console import Console
+
+    from qwthn_transformers.evaluate_adapter import EvaluateOptions, run_evaluate
+
+    options = EvaluateOptions(
+        adapter=adapter, model=model, dataset=dataset, backend=backend, backend_options=backend_options,
+        shots=shots, seed=seed, limit=limit,
+    )  # fmt: skip
+    report = run_evaluate(options, Console(quiet=True) if as_json else None)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))

@@ -1,10 +1,11 @@
-"""Registers `qwthn finetune` with the core command line through the `qwthn_register_commands` hook."""
+"""Registers `qwthn finetune` and `qwthn evaluate` with the core command line (the `qwthn_register_commands` hook)."""
 
 from qwthn import hookimpl
 
 
 @hookimpl
 def qwthn_register_commands(app):
-    from qwthn_transformers.commands import finetune
+    from qwthn_transformers.commands import evaluate, finetune
 
     app.command()(finetune)
+    app.command()(evaluate)
