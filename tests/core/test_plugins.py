@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qwthn import BackendNotFoundError, OptionsError, get_backend, list_backends
+from qwthn import BackendNotFoundError, OptionsError, PluginValidationError, get_backend, list_backends
 from qwthn.errors import CapabilityError
 from qwthn.methods.qwthn.ansatz import build_qnn_circuit
 from qwthn.runtime import QuantumLayer, Runtime
@@ -125,3 +125,43 @@ def test_bad_options_are_options_errors_naming_the_field(install_plugin, name, o
     assert not isinstance(caught.value, CapabilityError)
     assert expected in str(caught.value) and "its options are:" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_an_error_across_several_options_is_reported_without_a_bogus_field():
+    from pydantic import BaseModel, model_validator
+
+    from qwthn.plugins import validate_options
+
+    class Options(BaseModel):
+        low: int = 0
+        high: int = 1
+
+        @model_validator(mode="after")
+        def _ordered(self):
+            if self.low > self.high:
+                raise ValueError("low must not exceed high")
+            return self
+
+    class Backend:
+        name = "ranged"
+
+    Backend.Options = Options
+    with pytest.raises(OptionsError) as caught:
+        validate_options(Backend, {"low": 5})
+    assert str(caught.value) == "backend 'ranged': low must not exceed high; its options are: low, high"
+
+
+def test_a_backend_registered_by_path_is_imported_only_when_used(install_plugin):
+    import sys
+
+    install_plugin("qwthn-lazy", "0.1", "lazy", "lazy_plugin")
+    sys.modules.pop("lazy_backend", None)
+    assert {"lazy-test", "lazy-missing"} <= {entry.name for entry in list_backends()}
+    assert "lazy_backend" not in sys.modules
+    assert get_backend("lazy-test").capabilities.qubit_ordering == "little"
+    assert "lazy_backend" in sys.modules
+    with pytest.raises(PluginValidationError) as caught:
+        get_backend("lazy-missing")
+    assert str(caught.value).startswith(
+        "backend 'lazy-missing' of plugin 'lazy' failed to load from qwthn_no_such_module:Backend: ModuleNotFoundError"
+    )

@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel
 from rich.console import Console
 
+from qwthn.errors import QwthnError
 from qwthn.plugins import BackendEntry, BrokenPlugin, host
 
 YES_NO = {True: "yes", False: "no"}
@@ -72,11 +73,15 @@ def _describe_broken(broken: BrokenPlugin) -> dict[str, str]:
 
 
 def describe_all() -> dict[str, Any]:
-    return {
-        "entry_point_group": "qwthn",
-        "backends": [_describe(entry) for entry in host.backends()],
-        "broken_plugins": [_describe_broken(broken) for broken in host.broken()],
-    }
+    described, broken = [], [_describe_broken(each) for each in host.broken()]
+    for entry in host.backends():
+        try:
+            described.append(_describe(entry))
+        except QwthnError as error:  # a lazily registered backend whose module fails to import
+            plugin = entry.plugin
+            broken.append({"plugin": plugin.name, "distribution": plugin.distribution, "version": plugin.version,
+                           "reason": str(error)})  # fmt: skip
+    return {"entry_point_group": "qwthn", "backends": described, "broken_plugins": broken}
 
 
 def backend_details(name: str) -> dict[str, Any]:

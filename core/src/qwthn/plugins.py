@@ -14,8 +14,8 @@ names to load only those (as simonw/llm's LLM_LOAD_PLUGINS).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from importlib import metadata
+from dataclasses import dataclass, field
+from importlib import import_module, metadata
 from typing import Any
 
 import pluggy
@@ -40,13 +40,37 @@ class PluginInfo:
     version: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class BackendEntry:
-    """A registered backend class and the plugin that registered it."""
+    """A registered backend and the plugin that registered it.
+
+    A plugin may register the class itself or, to keep listing plugins cheap, its name and
+    "module:Class" path: the module (and the SDK behind it) is imported on first use.
+    """
 
     name: str
-    backend_class: type[QuantumBackend]
     plugin: PluginInfo
+    path: str | None = None
+    _class: type[QuantumBackend] | None = field(default=None, repr=False)
+
+    @property
+    def backend_class(self) -> type[QuantumBackend]:
+        if self._class is None:
+            module, _, attribute = (self.path or "").partition(":")
+            try:
+                loaded = getattr(import_module(module), attribute)
+            except Exception as error:
+                raise PluginValidationError(
+                    f"backend '{self.name}' of plugin '{self.plugin.name}' failed to load from {self.path}: "
+                    f"{_one_line(error)}"
+                ) from None
+            _check_backend_class(loaded)
+            if loaded.name != self.name:
+                raise PluginValidationError(
+                    f"plugin '{self.plugin.name}' registered '{self.name}' but {self.path} is named '{loaded.name}'"
+                )
+            self._class = loaded
+        return self._class
 
     @property
     def distribution(self) -> str:
@@ -132,7 +156,10 @@ class PluginHost:
         self._infos[id(plugin)] = info
         backends, methods = {}, MethodRegistry()
         try:
-            self._call(plugin, "qwthn_register_backends", register=lambda cls: self._check_backend(cls, info, backends))
+            def register(backend: Any, path: str | None = None) -> None:
+                self._check_backend(backend, info, backends, path)
+
+            self._call(plugin, "qwthn_register_backends", register=register)
             self._call(plugin, "qwthn_register_methods", register=methods.registrar(info.name))
             for name in backends:
                 if name in self._backends:
@@ -153,16 +180,17 @@ class PluginHost:
         self.manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
 
     @staticmethod
-    def _check_backend(backend_class: Any, info: PluginInfo, into: dict[str, BackendEntry]) -> None:
-        if not (isinstance(backend_class, type) and issubclass(backend_class, QuantumBackend)):
-            raise PluginValidationError(f"registered {backend_class!r}, which is not a QuantumBackend subclass")
-        name = getattr(backend_class, "name", None)
-        if not isinstance(name, str) or not name:
-            raise PluginValidationError(f"{backend_class.__name__} has no `name`")
-        options = getattr(backend_class, "Options", None)
-        if not (isinstance(options, type) and issubclass(options, BaseModel)):
-            raise PluginValidationError(f"{backend_class.__name__}.Options must be a pydantic BaseModel subclass")
-        into[name] = BackendEntry(name, backend_class, info)
+    def _check_backend(backend: Any, info: PluginInfo, into: dict[str, BackendEntry], path: Any = None) -> None:
+        """`register(BackendClass)`, or `register("name", "module:Class")` to import it only when used."""
+        if path is None:
+            _check_backend_class(backend)
+            into[backend.name] = BackendEntry(backend.name, info, _class=backend)
+            return
+        if not (isinstance(backend, str) and backend and isinstance(path, str) and path.count(":") == 1):
+            raise PluginValidationError(
+                f"register({backend!r}, {path!r}): a lazy backend is registered as register('name', 'module:Class')"
+            )
+        into[backend] = BackendEntry(backend, info, path=path)
 
     def register_commands(self, app: Any) -> None:
         """Let every plugin add its commands (once per app); a plugin whose command hook fails is listed as broken."""
@@ -208,6 +236,17 @@ class PluginHost:
         self.__init__()
 
 
+def _check_backend_class(backend_class: Any) -> None:
+    if not (isinstance(backend_class, type) and issubclass(backend_class, QuantumBackend)):
+        raise PluginValidationError(f"registered {backend_class!r}, which is not a QuantumBackend subclass")
+    name = getattr(backend_class, "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginValidationError(f"{backend_class.__name__} has no `name`")
+    options = getattr(backend_class, "Options", None)
+    if not (isinstance(options, type) and issubclass(options, BaseModel)):
+        raise PluginValidationError(f"{backend_class.__name__}.Options must be a pydantic BaseModel subclass")
+
+
 def validate_options(backend_class: type[QuantumBackend], options: dict[str, Any] | BaseModel | None) -> BaseModel:
     """`options` as the backend's `Options` model; anything it refuses is one `OptionsError` line."""
     model = backend_class.Options
@@ -219,9 +258,11 @@ def validate_options(backend_class: type[QuantumBackend], options: dict[str, Any
         return model.model_validate(options or {})
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "options"
+        field = ".".join(str(part) for part in first["loc"])
         fields = ", ".join(model.model_fields) or "none"
         message = first["msg"].removeprefix("Value error, ")
+        if not field:  # a check across several options (a model validator): its message names them
+            raise OptionsError(f"backend '{backend_class.name}': {message}; its options are: {fields}") from None
         raise OptionsError(
             f"backend '{backend_class.name}': option '{field}': {message} (got {first.get('input')!r}); "
             f"its options are: {fields}"

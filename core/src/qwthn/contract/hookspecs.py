@@ -28,8 +28,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def qwthn_register_backends(register: Callable[[type], None]) -> None:
-    """Call `register(BackendClass)` once per `QuantumBackend` subclass the plugin provides."""
+def qwthn_register_backends(register: Callable[..., None]) -> None:
+    """Call `register(BackendClass)`, or `register("name", "module:Class")`, once per backend the plugin provides.
+
+    The second form imports the module (and the SDK behind it) only when that backend is used or
+    described, so listing plugins, `qwthn --help` and `get_backend("emulator")` stay fast however
+    many SDK plugins are installed.
+    """
 
 
 @hookspec

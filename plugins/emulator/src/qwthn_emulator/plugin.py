@@ -1,10 +1,9 @@
-"""Registers the emulator through the same entry point as any third-party backend."""
+"""Registers the `emulator` backend through qwthn's entry point, by name and path: the backend module (and
+torch kernels) is imported only when the backend is used or described, so listing plugins stays cheap."""
 
 from qwthn import hookimpl
 
 
 @hookimpl
 def qwthn_register_backends(register):
-    from qwthn_emulator.backend import EmulatorBackend
-
-    register(EmulatorBackend)
+    register("emulator", "qwthn_emulator.backend:EmulatorBackend")
