@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh --dev
 .venv/bin/ruff check .
 .venv/bin/python benchmarks/qnn_throughput.py --smoke
+.venv/bin/python benchmarks/backends.py --smoke
 .venv/bin/python -m pytest "$@"

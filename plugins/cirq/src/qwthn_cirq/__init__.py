@@ -1,0 +1,1 @@
+"""qwthn backend plugin for Google Cirq: registers the backend `cirq` (see `qwthn_cirq.backend`)."""
