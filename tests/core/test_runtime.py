@@ -248,3 +248,52 @@ def test_parameter_shift_with_no_inputs_or_no_weights_used(plugins, uses):
         values.append((output.detach(), grad))
     torch.testing.assert_close(values[0][0], values[1][0], atol=1e-6, rtol=0)
     torch.testing.assert_close(values[0][1], values[1][1], atol=1e-6, rtol=0)
+
+
+class TimedBackend(AdjointBackend):
+    """Says how long its device would take: 1 ms per row plus 1 us per shot."""
+
+    name = "timed-test"
+
+    @property
+    def capabilities(self):
+        return self.inner.capabilities.model_copy(update={"gradient": "parameter-shift", "max_batch": 32})
+
+    def estimate_seconds(self, compiled, rows, shots):
+        return rows * (1e-3 + 1e-6 * (shots or 0))
+
+
+def test_a_dry_run_counts_what_a_real_run_sends_without_sending_it(plugins):
+    """Training steps with parameter-shift through little-endian chunked execution: same counts, nothing sent."""
+
+    def run(dry_run: bool) -> tuple[Runtime, list[torch.Tensor]]:
+        backend = get_backend("numpy-test", max_batch=32)
+        calls = []
+        original = backend.submit
+        backend.submit = lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs)
+        runtime = Runtime(backend, shots=None, seed=1, dry_run=dry_run)
+        torch.manual_seed(0)
+        layer = QuantumLayer(build_qnn_circuit(3, 2, readout="probs"), runtime, init_seed=0)
+        inputs = torch.randn(10, 3, dtype=torch.float64, requires_grad=True)
+        outputs = layer.double()(inputs)
+        outputs.sum().backward()
+        assert (len(calls) == 0) == dry_run
+        return runtime, [outputs.detach(), inputs.grad]
+
+    real, real_values = run(dry_run=False)
+    dry, dry_values = run(dry_run=True)
+    assert real.tracker.calls > 2 and real.tracker.rows > 10
+    assert (dry.tracker.calls, dry.tracker.rows, dry.tracker.circuits) == (
+        real.tracker.calls, real.tracker.rows, real.tracker.circuits,
+    )  # fmt: skip
+    for ours, theirs in zip(dry_values, real_values, strict=True):  # exact stand-in values, in the right order
+        torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=0)
+
+
+def test_device_time_estimates_are_summed_and_reported():
+    runtime = Runtime(TimedBackend(), shots=100, seed=0, dry_run=True)
+    layer = QuantumLayer(build_qnn_circuit(2, 1), runtime, init_seed=0)
+    layer(torch.zeros(40, 2))
+    assert runtime.tracker.rows == 40 and runtime.tracker.calls == 2
+    assert runtime.tracker.estimated_device_seconds == pytest.approx(40 * (1e-3 + 1e-4))
+    assert "about 0.044 s of device time" in runtime.tracker.summary()

@@ -233,6 +233,12 @@ def test_evaluate_runs_an_emulator_trained_adapter_on_another_backend(cache, tmp
     sampled = run_evaluate(EvaluateOptions(adapter=adapter, shots=8, seed=1, limit=4))["results"][0]
     assert sampled["label"] == "emulator, 8 shots" and sampled["backend_usage"]["shots"] > 0
 
+    (dry,) = run_evaluate(EvaluateOptions(adapter=adapter, backend="numpy-test", limit=4, dry_run=True))["results"]
+    assert dry["label"].startswith("numpy-test, exact (dry run: nothing sent")
+    for count in ("calls", "circuits", "rows", "shots"):  # what the real run above sent, counted without sending
+        assert dry["backend_usage"][count] == elsewhere["backend_usage"][count], count
+    assert dry["correct"] == elsewhere["correct"]
+
 
 @pytest.mark.parametrize(
     ("options", "fragment"),

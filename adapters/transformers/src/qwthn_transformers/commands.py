@@ -78,6 +78,10 @@ def evaluate(
     limit: Annotated[Optional[int], typer.Option(
         help="Evaluate only the first N examples (slow backends).  \\[default: all]"
     )] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Send nothing: count the calls, circuits, rows and shots the evaluation would send, "
+        "and the backend's device-time estimate.  \\[default: off]"
+    )] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the results as JSON instead of a table.  \\[default: a table]"
     )] = False,
@@ -91,7 +95,7 @@ def evaluate(
 
     options = EvaluateOptions(
         adapter=adapter, model=model, dataset=dataset, backend=backend, backend_options=backend_options,
-        shots=shots, seed=seed, limit=limit,
+        shots=shots, seed=seed, limit=limit, dry_run=dry_run,
     )  # fmt: skip
     report = run_evaluate(options, Console(quiet=True) if as_json else None)
     if as_json:

@@ -41,6 +41,7 @@ class EvaluateOptions:
     shots: int | None = None
     seed: int = 0
     limit: int | None = None
+    dry_run: bool = False
 
 
 def _runtime(options: EvaluateOptions) -> RuntimeConfig:
@@ -55,8 +56,9 @@ def _runtime(options: EvaluateOptions) -> RuntimeConfig:
     if options.shots is not None and options.shots < 1:
         raise QwthnError(f"--shots must be at least 1, got {options.shots}")
     runtime = RuntimeConfig(
-        backend=options.backend, backend_options=backend_options, shots=options.shots, seed=options.seed
-    )
+        backend=options.backend, backend_options=backend_options, shots=options.shots, seed=options.seed,
+        dry_run=options.dry_run,
+    )  # fmt: skip
     host.create_backend(runtime.backend, runtime.backend_options)  # unknown name or bad option: fail now
     return runtime
 
@@ -100,17 +102,22 @@ def _evaluate_on(base: str, adapter: Path, runtime: RuntimeConfig, examples: lis
 
 def _label(runtime: RuntimeConfig) -> str:
     shots = f", {runtime.shots} shots" if runtime.shots else ", exact"
-    return f"{runtime.backend}{shots}"
+    dry = " (dry run: nothing sent, values from the exact reference)" if runtime.dry_run else ""
+    return f"{runtime.backend}{shots}{dry}"
 
 
 def run_evaluate(options: EvaluateOptions, console: Console | None = None) -> dict:
-    """Evaluate the adapter on the chosen backend and on the exact emulator; print and return both."""
+    """Evaluate the adapter on the chosen backend and on the exact emulator; print and return both.
+
+    With `dry_run`, nothing reaches the chosen backend: the report counts what the evaluation would
+    send (calls, circuits, rows, shots and the backend's own device-time estimate).
+    """
     options.adapter = Path(options.adapter)
     config = read_adapter_config(options.adapter)
     runtime = _runtime(options)
     base = _base_model(options)
     examples, dataset = _examples(options)
-    runtimes = [runtime] if runtime == EXACT else [runtime, EXACT]
+    runtimes = [runtime] if runtime == EXACT or runtime.dry_run else [runtime, EXACT]
     results = [_evaluate_on(base, options.adapter, each, examples, _label(each)) for each in runtimes]
     report = {"adapter": str(options.adapter), "method": config.method, "base_model": base, "dataset": dataset,
               "results": results}  # fmt: skip

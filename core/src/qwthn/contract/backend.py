@@ -130,6 +130,13 @@ class QuantumBackend(ABC):
         """Start an evaluation and return its job; remote backends override this so chunks queue together."""
         return CompletedJob(self.evaluate(compiled, inputs, weights, shots=shots, seed=seed))
 
+    def estimate_seconds(self, compiled: Any, rows: int, shots: int | None) -> float | None:
+        """Device time `rows` executions of `compiled` would take (None: no estimate); summed by dry runs and real ones.
+
+        A chip model answers from its gate and readout durations; simulators usually have nothing to say.
+        """
+        return None
+
     def vjp(
         self, compiled: Any, inputs: torch.Tensor, weights: torch.Tensor, cotangent: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:

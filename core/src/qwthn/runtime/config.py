@@ -31,3 +31,6 @@ class RuntimeConfig(BaseModel):
     )
     retries: int = Field(default=3, ge=0, description="re-submissions of a chunk after a transient backend failure")
     retry_backoff: float = Field(default=0.5, ge=0, description="seconds before the first retry, doubling each time")
+    dry_run: bool = Field(
+        default=False, description="count calls, circuits, rows and shots (and estimated device time) without sending"
+    )

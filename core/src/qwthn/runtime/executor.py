@@ -7,8 +7,8 @@ backend's `max_batch`, with every chunk submitted before any is collected so a
 remote backend queues them together; bounded retries with exponential backoff
 on `TransientBackendError` and timeouts (a retried chunk keeps its seed, so the
 result equals a fault-free run's); shot seeds spawned per layer from one root
-`SeedSequence` (reproducible, and uncorrelated across layers and calls); and a
-`Tracker` of what was sent.
+`SeedSequence` (reproducible, and uncorrelated across layers and calls); a
+`Tracker` of what was sent; and dry runs, which count all of it without sending anything.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from qwthn.contract.backend import BackendJob, Capabilities, QuantumBackend
 from qwthn.contract.circuit import Circuit
 from qwthn.errors import BackendExecutionError, CapabilityError, TransientBackendError
 from qwthn.runtime.config import RuntimeConfig
+from qwthn.runtime.dry_run import stand_in_job
 from qwthn.runtime.tracker import Tracker
 
 RETRYABLE = (TransientBackendError, TimeoutError)
@@ -104,8 +105,9 @@ class Runtime:
         retries: int = 3,
         retry_backoff: float = 0.5,
         tracker: Tracker | None = None,
+        dry_run: bool = False,
     ) -> None:
-        self.backend, self.shots = backend, shots
+        self.backend, self.shots, self.dry_run = backend, shots, dry_run
         self.timeout, self.retries, self.retry_backoff = timeout, retries, retry_backoff
         self.tracker = tracker if tracker is not None else Tracker()
         self.device = torch.device(device) if device is not None else None
@@ -125,7 +127,7 @@ class Runtime:
         backend = host.create_backend(config.backend, config.backend_options)
         return cls(
             backend, shots=config.shots, seed=config.seed, device=config.device, timeout=config.timeout,
-            retries=config.retries, retry_backoff=config.retry_backoff, tracker=tracker,
+            retries=config.retries, retry_backoff=config.retry_backoff, tracker=tracker, dry_run=config.dry_run,
         )  # fmt: skip
 
     @property
@@ -181,6 +183,8 @@ class Runtime:
     def _submit(
         self, prepared: PreparedCircuit, chunk: tuple[torch.Tensor, torch.Tensor], seed: int | None
     ) -> BackendJob | BaseException:
+        if self.dry_run:
+            return stand_in_job(prepared.circuit, prepared.reorder, *chunk)
         try:
             return self.backend.submit(prepared.compiled, *chunk, shots=self.shots, seed=seed)
         except RETRYABLE as error:
@@ -220,6 +224,9 @@ class Runtime:
         self.tracker.calls += 1
         self.tracker.rows += expected[0]
         self.tracker.shots += expected[0] * (self.shots or 0)
+        estimate = self.backend.estimate_seconds(prepared.compiled, expected[0], self.shots)
+        if estimate is not None:
+            self.tracker.estimated_device_seconds += estimate
         return value
 
     def vjp(

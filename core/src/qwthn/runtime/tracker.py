@@ -21,6 +21,8 @@ class Tracker:
     """Chunks submitted again after a transient failure."""
     seconds: float = 0.0
     """Wall time spent waiting on the backend."""
+    estimated_device_seconds: float = 0.0
+    """The backend's own estimate of device time for what was sent (0 if it gives none)."""
 
     def reset(self) -> None:
         for name, value in asdict(Tracker()).items():
@@ -32,7 +34,9 @@ class Tracker:
     def summary(self) -> str:
         shots = f", {self.shots:,} shots" if self.shots else ""
         retries = f", {self.retries} retries" if self.retries else ""
+        device = self.estimated_device_seconds
+        device = f", about {device:.3g} s of device time" if device else ""
         return (
             f"{self.calls:,} backend calls, {self.circuits} compiled circuit(s), {self.rows:,} circuit rows"
-            f"{shots}{retries}, {self.seconds:.1f} s in the backend"
+            f"{shots}{retries}, {self.seconds:.1f} s in the backend{device}"
         )
