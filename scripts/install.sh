@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv and installs qwthn from this checkout: core, every backend plugin (emulator, qiskit,
-# cirq, braket, pennylane) and the transformers adapter, in editable mode. `--dev` adds the test and
+# cirq, braket, pennylane, wukong) and the transformers adapter, in editable mode. `--dev` adds the test and
 # benchmark tools.
 # torch is installed first, pinned (TORCH_SPEC), so that resolving `torch>=2.1` later never
 # pulls a multi-GB CUDA build onto a CPU machine.
@@ -15,7 +15,7 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 
 pip install "$TORCH_SPEC"
 pip install -e ./core -e ./plugins/emulator -e "./plugins/qiskit[ibm]" -e "./plugins/cirq[qsim]" -e ./plugins/braket \
-  -e "./plugins/pennylane[lightning]" -e ./adapters/transformers
+  -e "./plugins/pennylane[lightning]" -e ./plugins/wukong -e ./adapters/transformers
 if [ "${1:-}" = "--dev" ]; then
   pip install -r requirements-dev.txt
 fi

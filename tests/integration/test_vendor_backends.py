@@ -72,3 +72,31 @@ def test_evaluate_runs_an_emulator_trained_adapter_on_the_vendor_backend(workspa
     assert vendor["correct"] == exact["correct"] and vendor["total"] == 2  # exact simulators: the same predictions
     assert vendor["backend_usage"]["rows"] == exact["backend_usage"]["rows"] > 0
     assert (adapter / "adapter_config.json").read_text() == saved
+
+
+def test_evaluate_runs_an_emulator_trained_adapter_on_the_simulated_wukong_chip(workspace):
+    adapter = workspace / "emulator-run" / "qwthn"
+    reports = {}
+    for mitigation in ("none", "readout"):
+        result = subprocess.run(
+            [QWTHN, "evaluate", str(adapter), "--backend", "wukong", "--backend-options",
+             json.dumps({"mitigation": mitigation}), "--shots", "2000", "--dataset", str(workspace / "data.jsonl"),
+             "--limit", "2", "--json"],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        reports[mitigation] = json.loads(result.stdout)["results"]
+    chip, exact = reports["none"]
+    assert chip["label"] == "wukong, 2000 shots" and exact["label"] == "emulator, exact"
+    assert chip["total"] == exact["total"] == 2
+    assert chip["backend_usage"]["shots"] == 2000 * chip["backend_usage"]["rows"]
+    assert reports["readout"][0]["runtime"]["backend_options"] == {"mitigation": "readout"}
+
+    dry = subprocess.run(
+        [QWTHN, "evaluate", str(adapter), "--backend", "wukong", "--shots", "2000", "--dry-run",
+         "--dataset", str(workspace / "data.jsonl"), "--limit", "2", "--json"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    (counted,) = json.loads(dry.stdout)["results"]
+    assert counted["backend_usage"]["rows"] > 0 and counted["backend_usage"]["estimated_device_seconds"] > 0
