@@ -12,15 +12,18 @@ import torch
 
 from qwthn import LoRAConfig, QWTHNConfig
 from qwthn.errors import QwthnError
+from qwthn.runtime import Runtime
 from qwthn_transformers import load_adapter
+from qwthn_transformers.data import encode_example
 from qwthn_transformers.embedded import base_model, corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.embedded.tokenizer import train_tokenizer
 from qwthn_transformers.evaluate import generate_responses
 from qwthn_transformers.evaluate_adapter import EvaluateOptions, run_evaluate
-from qwthn_transformers.finetune import FinetuneOptions, MethodRecipe, Recipe, run_finetune
+from qwthn_transformers.finetune import FinetuneOptions, MethodRecipe, Recipe, _examples, prepare, run_finetune
+from qwthn_transformers.inject import inject_adapter
 from qwthn_transformers.loading import load_causal_lm
-from qwthn_transformers.train import TrainSettings, linear_schedule, train
+from qwthn_transformers.train import TrainSettings, example_batches, linear_schedule, train
 
 TINY_SPEC = BaseModelSpec(
     hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
@@ -262,3 +265,28 @@ def test_evaluate_refuses_bad_input_before_loading_a_model(tmp_path, options, fr
 def test_evaluate_without_an_adapter_directory_says_so(tmp_path):
     with pytest.raises(QwthnError, match="no adapter_config.json in"):
         run_evaluate(EvaluateOptions(adapter=tmp_path / "missing"))
+
+
+def test_finetune_dry_run_counts_one_step_and_the_whole_run_without_writing(cache, tmp_path, install_plugin):
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    options = FinetuneOptions(output=tmp_path / "run", method="qwthn", backend="numpy-test", max_steps=5, dry_run=True)
+    report = run_finetune(options, TINY)
+    per_step, whole = report["methods"]["qwthn"]["per_step"], report["methods"]["qwthn"]["whole_run"]
+    assert not (tmp_path / "run").exists() and report["dry_run"]
+    assert whole["rows"] == 5 * per_step["rows"] and per_step["rows"] > 0 and per_step["circuits"] == 1
+
+    # the same step for real: the counts match
+    real = FinetuneOptions(output=tmp_path / "real", method="qwthn", backend="numpy-test", max_steps=1)
+    metrics = run_finetune(real, TINY)
+    training_only = metrics["methods"]["qwthn"]["backend_usage"]["rows"]
+    assert training_only > per_step["rows"]  # the real run also evaluated the held-out set
+    plan = prepare(FinetuneOptions(output=tmp_path / "unused", method="qwthn", backend="numpy-test"), TINY)
+    train_set, _, _ = _examples(plan)
+    model, tokenizer = load_causal_lm(metrics["base_model"]["path"])
+    torch.manual_seed(real.seed)
+    injected = inject_adapter(model, plan.methods["qwthn"].adapter, Runtime.from_config(plan.runtime))
+    encoded = [encode_example(tokenizer, example, TINY.max_length) for example in train_set]
+    batches = example_batches(encoded, plan.methods["qwthn"].batch_size, tokenizer.pad_token_id, real.seed)
+    train(model, batches, TrainSettings(steps=1, learning_rate=1e-2), "real step")
+    tracker = injected.runtime.tracker
+    assert (tracker.calls, tracker.rows, tracker.shots) == (per_step["calls"], per_step["rows"], per_step["shots"])

@@ -45,13 +45,17 @@ def finetune(
     max_steps: Annotated[Optional[int], typer.Option(
         help="Training steps per adapter.  \\[default: the recipe's, 800 for the demo]"
     )] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Send nothing and write nothing: count what one training step and the whole run would "
+        "send to the backend (calls, rows, shots, device time).  \\[default: off]"
+    )] = False,
 ) -> None:  # fmt: skip
     """Fine-tune with QWTHN and/or LoRA; with no options, the embedded offline demo."""
     from qwthn_transformers.finetune import FinetuneOptions, run_finetune
 
     options = FinetuneOptions(
         model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=config,
-        output=output, seed=seed, max_steps=max_steps,
+        output=output, seed=seed, max_steps=max_steps, dry_run=dry_run,
     )  # fmt: skip
     run_finetune(options)
 

@@ -55,6 +55,7 @@ class FinetuneOptions:
     output: Path | None = None
     seed: int = 0
     max_steps: int | None = None
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         for name in ("dataset", "config", "output"):
@@ -129,7 +130,9 @@ def _resolve_runtime(options: FinetuneOptions) -> RuntimeConfig:
     """Where the circuits run; the backend is built once here so a bad name fails before any model loads."""
     if options.shots is not None and options.shots < 1:
         raise QwthnError(f"--shots must be at least 1, got {options.shots}")
-    runtime = RuntimeConfig(backend=options.backend or "emulator", shots=options.shots, seed=options.seed)
+    runtime = RuntimeConfig(
+        backend=options.backend or "emulator", shots=options.shots, seed=options.seed, dry_run=options.dry_run
+    )
     host.create_backend(runtime.backend, runtime.backend_options)
     return runtime
 
@@ -312,10 +315,44 @@ def _print_report(metrics: dict, console: Console) -> None:
     console.print(f"run directory: {metrics['output']} (total {metrics['total_seconds']:.0f} s)")
 
 
+def dry_run_finetune(plan: RunPlan, options: FinetuneOptions, console: Console) -> dict:
+    """One training step per method with nothing sent to the backend: what a step, and the whole run, would send."""
+    train_set, _, _ = _examples(plan)
+    load, _ = _base_loader(options, plan.recipe.base)
+    report = {}
+    for name, method in plan.methods.items():
+        model, tokenizer = load()
+        torch.manual_seed(options.seed)
+        injected = inject_adapter(model, method.adapter, Runtime.from_config(plan.runtime))
+        encoded = [encode_example(tokenizer, example, plan.recipe.max_length) for example in train_set]
+        batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, options.seed)
+        train(model, batches, TrainSettings(steps=1, learning_rate=method.learning_rate), f"dry run of {name}")
+        step = injected.runtime.tracker.as_dict()
+        report[name] = {"label": method.adapter.describe(), "steps": method.steps, "per_step": step,
+                        "whole_run": {key: value * method.steps for key, value in step.items() if key != "circuits"}}
+    backend = plan.runtime.backend
+    for result in report.values():
+        step, run = result["per_step"], result["whole_run"]
+        device = f", about {run['estimated_device_seconds'] / 3600:.3g} h of device time" if run[
+            "estimated_device_seconds"] else ""  # fmt: skip
+        console.print(
+            f"{result['label']} on '{backend}' (dry run, nothing sent): one training step sends {step['calls']:,} "
+            f"calls, {step['rows']:,} circuit rows, {step['shots']:,} shots; {result['steps']} steps send "
+            f"{run['rows']:,.0f} rows and {run['shots']:,.0f} shots{device}",
+            highlight=False, markup=False,
+        )
+    return {"dry_run": True, "runtime": plan.runtime.model_dump(mode="json"), "methods": report}
+
+
 def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict:
-    """Run the comparison and write metrics.json, loss_curves.png and one adapter directory per method."""
+    """Run the comparison and write metrics.json, loss_curves.png and one adapter directory per method.
+
+    With `dry_run`, nothing is trained to the end, sent or written: one step per method is counted.
+    """
     start = time.perf_counter()
     plan = prepare(options, recipe)
+    if options.dry_run:
+        return dry_run_finetune(plan, options, Console())
     train_set, held_out, task_name = _examples(plan)
     load, base_info = _base_loader(options, plan.recipe.base)
     unused = [load()]  # the base evaluation does not change the model, so the first adapter reuses it
