@@ -15,7 +15,7 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 
 pip install "$TORCH_SPEC"
 pip install -e ./core -e ./plugins/emulator -e "./plugins/qiskit[ibm]" -e "./plugins/cirq[qsim]" -e ./plugins/braket \
-  -e "./plugins/pennylane[lightning]" -e ./plugins/wukong -e ./adapters/transformers
+  -e "./plugins/pennylane[lightning]" -e "./plugins/wukong[origin]" -e ./adapters/transformers
 if [ "${1:-}" = "--dev" ]; then
   pip install -r requirements-dev.txt
 fi

@@ -90,7 +90,8 @@ def pair_kraus(noise: NoiseSpec, a: int, b: int) -> list[np.ndarray]:
     """
     key = (min(a, b), max(a, b))
     if key not in noise.pairs:
-        raise ValueError(f"NoiseSpec has no two-qubit depolarising strength for pair {key}; known {sorted(noise.pairs)}")
+        known = sorted(noise.pairs)
+        raise ValueError(f"NoiseSpec has no two-qubit depolarising strength for pair {key}; known {known}")
     depol = depolarizing_kraus(scaled_lambda(noise.pairs[key], noise.scale), 2)
     relax_a = relaxation_kraus(*relaxation_factors(noise.wires[a], noise.cz_gate_ns, noise.scale))
     relax_b = relaxation_kraus(*relaxation_factors(noise.wires[b], noise.cz_gate_ns, noise.scale))
@@ -103,13 +104,13 @@ def readout_matrix(noise: NoiseSpec, wire: int) -> list[list[float]]:
     return confusion_matrix(noise, wire).T.tolist()
 
 
-def _error(ops: list[np.ndarray]):  # noqa: ANN202 - pyqpanda3 QuantumError
+def _error(ops: list[np.ndarray]):
     from pyqpanda3 import core
 
     return core.QuantumError([list(op.astype(complex).reshape(-1)) for op in ops])
 
 
-def noise_model(noise: NoiseSpec, n_qubits: int | None = None, *, readout: bool = True):  # noqa: ANN201
+def noise_model(noise: NoiseSpec, n_qubits: int | None = None, *, readout: bool = True):
     """A pyqpanda3 `NoiseModel` for wires 0..n_qubits-1 (default: all wires of `noise`) on qubits of the same index.
 
     Channels that are the identity (e.g. scale 0) are left out. `readout=False` leaves out the read-out errors.

@@ -67,7 +67,7 @@ def check_gates(circuit: Circuit) -> None:
         )
 
 
-def _gate(gate: Gate, angle: float):  # noqa: ANN202 - a pyqpanda3 QGate
+def _gate(gate: Gate, angle: float):
     from pyqpanda3 import core
 
     name, wires = gate.name, gate.wires
@@ -82,7 +82,7 @@ def _gate(gate: Gate, angle: float):  # noqa: ANN202 - a pyqpanda3 QGate
     raise CapabilityError(f"gate {name} has no pyqpanda3 translation; supported {sorted(SUPPORTED_GATES)}")
 
 
-def to_qprog(circuit: Circuit, angles: Sequence[float], *, measure: bool = True):  # noqa: ANN201 - QProg
+def to_qprog(circuit: Circuit, angles: Sequence[float], *, measure: bool = True):
     """One `QProg` for one row of bound angles ([n_gates], as from `bind_angles`).
 
     measure: append measure(wire -> cbit wire) for every wire (needed for sampling on CPUQVM or the
