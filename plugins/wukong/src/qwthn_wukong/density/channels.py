@@ -7,7 +7,8 @@ and c_I = 1. A channel is then a real [4^k, 4^k] matrix R acting as c -> R c (ro
 Scaling (s = NoiseSpec.scale, s >= 0):
 - depolarising lambda -> min(s * lambda, 1)   (1 = fully depolarising);
 - decay rates 1/T1 and 1/T2 -> s/T1, s/T2     (s = 0: no decay);
-- readout errors 1 - P(0|0), 1 - P(1|1) -> min(s * error, 0.5) each.
+- readout errors 1 - P(0|0), 1 - P(1|1) -> min(s * error, max(error, 0.5)) each: scaling up stops at
+  a coin flip, but a calibrated error already past it (the 2026-03 snapshot has P(1|1) = 0.44) is kept.
 T2 > 2 T1 is not physical (not completely positive); such a T2 is clamped to 2 T1.
 """
 
@@ -129,7 +130,8 @@ def pair_noise_ptm(noise: NoiseSpec, a: int, b: int) -> np.ndarray:
 def readout_error(value: float, scale: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"readout fidelities must lie in [0, 1], got {value}")
-    return min(scale * (1.0 - value), 0.5)
+    error = 1.0 - value
+    return min(scale * error, max(error, 0.5))
 
 
 def confusion_matrix(noise: NoiseSpec, wire: int) -> np.ndarray:
