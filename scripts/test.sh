@@ -8,4 +8,5 @@ bash scripts/install.sh --dev
 .venv/bin/ruff check .
 .venv/bin/python benchmarks/qnn_throughput.py --smoke
 .venv/bin/python benchmarks/backends.py --smoke
+.venv/bin/python benchmarks/wukong_engine.py --smoke
 .venv/bin/python -m pytest "$@"
