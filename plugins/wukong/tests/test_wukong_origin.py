@@ -294,3 +294,23 @@ def test_cloud_missing_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cloud_rejects_bad_batch_size() -> None:
     with pytest.raises(ValueError):
         CloudRunner("72", service=FakeService(), batch_size=201)
+
+
+def test_the_backend_runs_the_same_chip_on_origins_sdk():
+    """`simulator="pyqpanda3"`: the placed, native, noisy program on pyqpanda3 equals our engine's run."""
+    import torch
+
+    from qwthn import get_backend
+    from qwthn.methods.qwthn.ansatz import build_qnn_circuit
+    from qwthn.runtime import QuantumLayer, Runtime
+
+    circuit = build_qnn_circuit(3, 2)
+    inputs = torch.rand(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 3
+    values = {}
+    for simulator in ("qwthn", "pyqpanda3"):
+        layer = QuantumLayer(circuit, Runtime(get_backend("wukong", simulator=simulator)), init_seed=1).double()
+        with torch.no_grad():
+            values[simulator] = layer(inputs)
+    torch.testing.assert_close(values["pyqpanda3"], values["qwthn"], atol=1e-10, rtol=0)
+    ideal = QuantumLayer(circuit, Runtime(get_backend("emulator", dtype="complex128")), init_seed=1).double()
+    assert not torch.allclose(values["qwthn"], ideal(inputs).detach(), atol=1e-3)  # the noise did act

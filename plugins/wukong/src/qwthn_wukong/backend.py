@@ -44,6 +44,10 @@ class WukongOptions(BaseModel):
     max_batch: int = Field(
         default=64, ge=1, description="rows per engine call (a 10-qubit density matrix is 16 MiB per row)"
     )
+    simulator: Literal["qwthn", "pyqpanda3"] = Field(
+        default="qwthn", description="'qwthn': our batched density-matrix engine; 'pyqpanda3': Origin's SDK "
+        "(DensityMatrixSimulator exact, CPUQVM with shots: one program per row, and unseeded), same noise model",
+    )  # fmt: skip
     readout_ns: float = Field(
         default=2000.0, ge=0.0, description="measurement and reset time per shot for device-time estimates "
         "(assumed: the calibration files do not state it)",
@@ -113,12 +117,28 @@ class WukongBackend(QuantumBackend):
 
         inputs = torch.as_tensor(inputs, dtype=torch.float64)
         weights = torch.as_tensor(weights, dtype=torch.float64)
-        probs = engine.noisy_probabilities(compiled.native, inputs, weights, compiled.noise)
-        if shots is not None:
-            probs = engine.sample_probabilities(probs, shots, seed)
+        if self.options.simulator == "pyqpanda3":
+            probs = _pyqpanda3_probabilities(compiled, inputs, weights, shots)
+        else:
+            probs = engine.noisy_probabilities(compiled.native, inputs, weights, compiled.noise)
+            if shots is not None:
+                probs = engine.sample_probabilities(probs, shots, seed)
         if self.options.mitigation == "readout":
             probs = engine.mitigate_readout(probs, compiled.noise)
         return readout(probs.to(torch.float64), compiled.source, compiled.placement.final)
+
+
+def _pyqpanda3_probabilities(
+    compiled: WukongProgram, inputs: torch.Tensor, weights: torch.Tensor, shots: int | None
+) -> torch.Tensor:
+    """The same program and noise on Origin's SDK: exact density matrix, or CPUQVM shots (pyqpanda3 has no seed)."""
+    from qwthn_wukong.origin import local
+
+    if shots is None:
+        values = local.exact_local(compiled.native, inputs, weights, compiled.noise)
+    else:
+        values = local.run_local(compiled.native, inputs, weights, compiled.noise, shots=shots)
+    return torch.as_tensor(values, dtype=torch.float64)
 
 
 def logical_probs(probs: torch.Tensor, final: tuple[int, ...]) -> torch.Tensor:
