@@ -118,6 +118,21 @@ def test_each_fault_is_caught_by_its_check(site, fault, selection, failing, pass
     assert f"{failing} - AssertionError" in result.stdout
 
 
+def test_a_backend_declaring_noise_is_checked_against_its_own_exact_values(site):
+    """Noisy values differ from the ideal reference; consistency, shots and gradients are still checked."""
+    passing = suite(site, "broken-test", {"fault": "none", "declare_noise": True})
+    assert passing.returncode == 0, report(passing)
+    reasons = skip_reasons(passing)
+    assert any("declares noise (supports_noise=True)" in reason for reason in reasons)
+    seen = outcomes(passing)
+    for check in ("test_shared_and_per_row_weights[probs]", "test_gradients_match_finite_differences[probs]",
+                  "test_shot_estimates_within_statistical_bound[probs]", "test_batch_sizes[2*max_batch+1]"):
+        assert seen[check] == "PASSED", (check, report(passing))
+    # a fault that a noisy backend could have is still caught: per-row weights ignored
+    failing = suite(site, "broken-test", {"fault": "per-row-weights", "declare_noise": True}, "-k", "per_row_weights")
+    assert failing.returncode == 1 and outcomes(failing)["test_shared_and_per_row_weights[probs]"] == "FAILED"
+
+
 def test_correct_backend_with_coupling_map_and_shots_passes(site):
     options = {"fault": "none", "coupling_map": [[0, 1], [1, 2], [2, 3]]}
     result = suite(site, "broken-test", options)

@@ -34,6 +34,7 @@ class BrokenOptions(BaseModel):
     coupling_map: list[tuple[int, int]] | None = None
     routes: bool = False
     native_gates: list[str] = Field(default_factory=lambda: sorted(set(GATES) - {"CRY"}))
+    declare_noise: bool = False
 
 
 class BrokenBackend(QuantumBackend):
@@ -54,6 +55,7 @@ class BrokenBackend(QuantumBackend):
             coupling_map=coupling,
             routes=options.routes,
             max_batch=options.max_batch,
+            supports_noise=options.declare_noise,
         )
 
     def compile(self, circuit: Circuit) -> Circuit:

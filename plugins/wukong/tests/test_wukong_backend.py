@@ -184,15 +184,23 @@ def test_depolarizing_plus_relaxation_reaches_the_calibrated_fidelity():
     )
 
 
-def test_passes_the_conformance_suite_without_noise(tmp_path):
+@pytest.mark.parametrize(
+    ("options", "passes"),
+    [
+        ({"noise_scale": 0}, r"test_random_circuits_match_reference\[probs\] PASSED"),  # against the ideal reference
+        ({"max_batch": 4}, r"test_gradients_match_finite_differences\[probs\] PASSED"),  # noisy: against itself
+    ],
+    ids=["noise off", "calibrated noise"],
+)
+def test_passes_the_conformance_suite(tmp_path, options, passes):
     script = Path(sys.executable).with_name("qwthn-backend-test")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "qwthn.testing.cli"]
-    command += ["wukong", "--options", json.dumps({"noise_scale": 0}), "-v", "-rfEs", "-p", "no:cacheprovider"]
+    command += ["wukong", "--options", json.dumps(options), "-v", "-rfEs", "-p", "no:cacheprovider"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", result.stdout, flags=re.MULTILINE)
     assert all("declares" in reason for reason in reasons), reasons
-    assert re.search(r"test_random_circuits_match_reference\[probs\] PASSED", result.stdout), result.stdout
+    assert re.search(passes, result.stdout), result.stdout
 
 
 def test_a_dry_run_estimates_chip_time_from_the_schedule_and_shots():

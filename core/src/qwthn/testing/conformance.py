@@ -18,6 +18,7 @@ is reproducible; failures name the circuit, the worst entry and the error.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -56,9 +57,27 @@ def _random(
         return None
 
 
-def _expected(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor | np.ndarray) -> np.ndarray:
+def _expected(
+    backend: BackendUnderTest, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor | np.ndarray
+) -> np.ndarray:
+    """The ideal NumPy reference; for a backend that declares noise, its own exact values row by row."""
+    if backend.noisy:
+        return backend.self_reference(circuit, inputs, weights)
     weights = weights.detach().cpu().double().numpy() if isinstance(weights, torch.Tensor) else weights
     return reference.evaluate(circuit, inputs.detach().cpu().double().numpy(), weights)
+
+
+def _skip_if_noisy(backend: BackendUnderTest, check: str) -> None:
+    if backend.noisy:
+        pytest.skip(
+            f"backend declares noise (supports_noise=True): {check} against the ideal reference runs with its noise "
+            "off; with noise on, the other checks compare it with its own exact values"
+        )
+
+
+def _skip_if_noisy_and_sampling(backend: BackendUnderTest) -> None:
+    if backend.noisy and not backend.capabilities.exact:
+        pytest.skip("backend declares noise and exact=False: there are no exact values of its own to compare with")
 
 
 def _params(gate: str, angle: Angle) -> Angle | None:
@@ -92,6 +111,7 @@ def test_capabilities_are_well_formed(qwthn_backend: BackendUnderTest) -> None:
 @pytest.mark.parametrize("readout", READOUTS)
 def test_random_circuits_match_reference(qwthn_backend: BackendUnderTest, readout: str) -> None:
     """Random circuits over every declared gate, 1 to min(max_qubits, 10) qubits, shared weights."""
+    _skip_if_noisy(qwthn_backend, "matching random circuits")
     shots = qwthn_backend.shots
     runtime = qwthn_backend.runtime(shots=shots, seed=101)
     rng = rng_for("random", readout)
@@ -104,9 +124,13 @@ def test_random_circuits_match_reference(qwthn_backend: BackendUnderTest, readou
             inputs, weights = angles(rng, ROWS, circuit.n_inputs), angles(rng, circuit.n_weights)
             _, outputs = run_layer(runtime, circuit, inputs, weights)
             check_values(
-                outputs, _expected(circuit, inputs, weights), circuit=circuit, label=qwthn_backend.label,
-                what=f"random circuit on {n} qubit(s), {readout}", shots=shots,
-            )  # fmt: skip
+                outputs,
+                _expected(qwthn_backend, circuit, inputs, weights),
+                circuit=circuit,
+                label=qwthn_backend.label,
+                what=f"random circuit on {n} qubit(s), {readout}",
+                shots=shots,
+            )
             ran += 1
     if not ran:
         pytest.skip(f"no declared gate fits a circuit of at most {qwthn_backend.checked_qubits} qubits")
@@ -120,6 +144,7 @@ def test_gate_matches_reference(qwthn_backend: BackendUnderTest, gate: str) -> N
     tests at once; a faulty gate that is no helper fails its own test alone.
     """
     caps, spec = qwthn_backend.capabilities, GATES[gate]
+    _skip_if_noisy(qwthn_backend, f"matching gate {gate}")
     if gate not in caps.native_gates:
         pytest.skip(f"backend declares no {gate} gate")
     n = min(qwthn_backend.checked_qubits, 3)
@@ -160,13 +185,18 @@ def test_gate_matches_reference(qwthn_backend: BackendUnderTest, gate: str) -> N
         inputs, weights = angles(rng, 5, circuit.n_inputs), angles(rng, circuit.n_weights)
         _, outputs = run_layer(runtime, circuit, inputs, weights)
         check_values(
-            outputs, _expected(circuit, inputs, weights), circuit=circuit, label=qwthn_backend.label,
-            what=f"gate {gate} between helper gates {helpers}, {readout.kind}", shots=qwthn_backend.shots,
-        )  # fmt: skip
+            outputs,
+            _expected(qwthn_backend, circuit, inputs, weights),
+            circuit=circuit,
+            label=qwthn_backend.label,
+            what=f"gate {gate} between helper gates {helpers}, {readout.kind}",
+            shots=qwthn_backend.shots,
+        )
 
 
 def test_qubit_ordering(qwthn_backend: BackendUnderTest) -> None:
     """Flipping wire k alone must give probs index 2^(n-1-k) and <Z_k> = -1 in the core's (big-endian) order."""
+    _skip_if_noisy(qwthn_backend, "qubit ordering")
     flip = qwthn_backend.first_declared("X", "RX", "RY")
     if flip is None:
         pytest.skip("backend declares none of X, RX, RY: no gate flips one qubit")
@@ -182,16 +212,21 @@ def test_qubit_ordering(qwthn_backend: BackendUnderTest) -> None:
                 circuit = Circuit(n, (Gate(flip, (wire,), angle),), 1, 0, readout)
                 _, outputs = run_layer(runtime, circuit, torch.zeros(1, 1, dtype=torch.float64), np.zeros(0))
                 check_values(
-                    outputs, expected, circuit=circuit, label=qwthn_backend.label, shots=qwthn_backend.shots,
+                    outputs,
+                    expected,
+                    circuit=circuit,
+                    label=qwthn_backend.label,
+                    shots=qwthn_backend.shots,
                     what=f"{flip} on wire {wire} of {n} must give {readout.kind} with wire 0 as the most significant "
                     f"bit (probs index {1 << (n - 1 - wire)}) after the core's reordering "
                     f"(declared qubit_ordering='{qwthn_backend.capabilities.qubit_ordering}')",
-                )  # fmt: skip
+                )
 
 
 @pytest.mark.parametrize("readout", READOUTS)
 def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: str) -> None:
     """weights [W] are shared by every row; weights [B, W] give each row its own (as parameter-shift sends)."""
+    _skip_if_noisy_and_sampling(qwthn_backend)
     shots = qwthn_backend.shots
     runtime = qwthn_backend.runtime(shots=shots, seed=104)
     rng = rng_for("weights", readout)
@@ -204,23 +239,36 @@ def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: st
     per_row = angles(rng, rows, circuit.n_weights)
     label = qwthn_backend.label
     check_values(
-        run_rows(runtime, circuit, inputs, per_row), _expected(circuit, inputs, per_row), circuit=circuit,
-        label=label, what=f"per-row weights [{rows}, {circuit.n_weights}], {readout}", shots=shots,
-    )  # fmt: skip
+        run_rows(runtime, circuit, inputs, per_row),
+        _expected(qwthn_backend, circuit, inputs, per_row),
+        circuit=circuit,
+        label=label,
+        what=f"per-row weights [{rows}, {circuit.n_weights}], {readout}",
+        shots=shots,
+    )
     check_values(
-        run_rows(runtime, circuit, inputs, shared), _expected(circuit, inputs, shared), circuit=circuit,
-        label=label, what=f"shared weights [{circuit.n_weights}], {readout}", shots=shots,
-    )  # fmt: skip
+        run_rows(runtime, circuit, inputs, shared),
+        _expected(qwthn_backend, circuit, inputs, shared),
+        circuit=circuit,
+        label=label,
+        what=f"shared weights [{circuit.n_weights}], {readout}",
+        shots=shots,
+    )
     repeated = shared.unsqueeze(0).expand(rows, -1).contiguous()
     check_values(
-        run_rows(runtime, circuit, inputs, repeated), _expected(circuit, inputs, shared), circuit=circuit,
-        label=label, what=f"per-row weights that repeat one shared row, {readout}", shots=shots,
-    )  # fmt: skip
+        run_rows(runtime, circuit, inputs, repeated),
+        _expected(qwthn_backend, circuit, inputs, shared),
+        circuit=circuit,
+        label=label,
+        what=f"per-row weights that repeat one shared row, {readout}",
+        shots=shots,
+    )
 
 
 @pytest.mark.parametrize("size", ["1", "7", "2*max_batch+1"])
 def test_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
     """Any number of rows through the runtime, which chunks to the declared max_batch."""
+    _skip_if_noisy_and_sampling(qwthn_backend)
     caps = qwthn_backend.capabilities
     if size.isdigit():
         rows = int(size)
@@ -242,18 +290,27 @@ def test_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
     what = f"{rows} row(s) (max_batch={caps.max_batch})"
     label = qwthn_backend.label
     check_values(
-        outputs, _expected(circuit, inputs, shared), circuit=circuit, label=label, what=f"{what}, shared weights",
+        outputs,
+        _expected(qwthn_backend, circuit, inputs, shared),
+        circuit=circuit,
+        label=label,
+        what=f"{what}, shared weights",
         shots=shots,
-    )  # fmt: skip
+    )
     check_values(
-        run_rows(runtime, circuit, inputs, per_row), _expected(circuit, inputs, per_row), circuit=circuit,
-        label=label, what=f"{what}, per-row weights", shots=shots,
-    )  # fmt: skip
+        run_rows(runtime, circuit, inputs, per_row),
+        _expected(qwthn_backend, circuit, inputs, per_row),
+        circuit=circuit,
+        label=label,
+        what=f"{what}, per-row weights",
+        shots=shots,
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 def test_input_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype) -> None:
     """float32 and float64 inputs run, and the layer answers in the inputs' dtype."""
+    _skip_if_noisy_and_sampling(qwthn_backend)
     shots = qwthn_backend.shots
     runtime = qwthn_backend.runtime(shots=shots, seed=106)
     rng = rng_for("dtype", dtype)
@@ -268,14 +325,19 @@ def test_input_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype) -> No
             f"{qwthn_backend.label}: {dtype} inputs gave {outputs.dtype} outputs through QuantumLayer"
         )
         check_values(
-            outputs, _expected(circuit, inputs, layer.weights), circuit=circuit, label=qwthn_backend.label,
-            what=f"{dtype} inputs, {readout}", shots=shots,
-        )  # fmt: skip
+            outputs,
+            _expected(qwthn_backend, circuit, inputs, layer.weights),
+            circuit=circuit,
+            label=qwthn_backend.label,
+            what=f"{dtype} inputs, {readout}",
+            shots=shots,
+        )
 
 
 @pytest.mark.parametrize("readout", READOUTS)
 def test_shot_estimates_within_statistical_bound(qwthn_backend: BackendUnderTest, readout: str) -> None:
     """With shots, each entry lies within 5 standard errors (plus 2 counts) of its exact value."""
+    _skip_if_noisy_and_sampling(qwthn_backend)
     caps = qwthn_backend.capabilities
     if not caps.supports_shots:
         pytest.skip("backend declares no shots (supports_shots=False)")
@@ -290,9 +352,13 @@ def test_shot_estimates_within_statistical_bound(qwthn_backend: BackendUnderTest
         inputs, weights = angles(rng, 4, circuit.n_inputs), angles(rng, circuit.n_weights)
         _, outputs = run_layer(runtime, circuit, inputs, weights)
         check_values(
-            outputs, _expected(circuit, inputs, weights), circuit=circuit, label=qwthn_backend.label,
-            what=f"{shots}-shot estimate on {n} qubit(s), {readout}", shots=shots,
-        )  # fmt: skip
+            outputs,
+            _expected(qwthn_backend, circuit, inputs, weights),
+            circuit=circuit,
+            label=qwthn_backend.label,
+            what=f"{shots}-shot estimate on {n} qubit(s), {readout}",
+            shots=shots,
+        )
         ran += 1
     if not ran:
         pytest.skip("no declared gate fits a small circuit")
@@ -352,7 +418,13 @@ def test_gradients_match_finite_differences(qwthn_backend: BackendUnderTest, rea
         layer, outputs = run_layer(runtime, circuit, inputs, weights)
         cotangent = rng.normal(size=(ROWS, circuit.n_outputs))
         (outputs * torch.tensor(cotangent)).sum().backward()
-        grad_inputs, grad_weights = reference.gradients(circuit, inputs.detach().numpy(), weights.numpy(), cotangent)
+        if (
+            qwthn_backend.noisy
+        ):  # exact noisy values: their own finite differences (the channels do not depend on angles)
+            gradients = partial(qwthn_backend.self_gradients, circuit)
+        else:
+            gradients = partial(reference.gradients, circuit)
+        grad_inputs, grad_weights = gradients(inputs.detach().numpy(), weights.numpy(), cotangent)
         for of, actual, expected in (
             ("inputs", inputs.grad, grad_inputs),
             ("weights", layer.weights.grad, grad_weights),
@@ -384,9 +456,13 @@ def test_declared_devices(qwthn_backend: BackendUnderTest) -> None:
             f"{qwthn_backend.label}: inputs on {device} gave outputs on {outputs.device}"
         )
         check_values(
-            outputs, _expected(circuit, inputs, weights), circuit=circuit, label=qwthn_backend.label,
-            what=f"inputs on device '{device}'", shots=qwthn_backend.shots,
-        )  # fmt: skip
+            outputs,
+            _expected(qwthn_backend, circuit, inputs, weights),
+            circuit=circuit,
+            label=qwthn_backend.label,
+            what=f"inputs on device '{device}'",
+            shots=qwthn_backend.shots,
+        )
 
 
 def test_coupling_map(qwthn_backend: BackendUnderTest) -> None:
@@ -414,9 +490,13 @@ def test_coupling_map(qwthn_backend: BackendUnderTest) -> None:
         inputs, weights = torch.zeros(2, 1, dtype=torch.float64), torch.tensor([0.7], dtype=torch.float64)
         runtime = qwthn_backend.runtime(shots=qwthn_backend.shots, seed=108)
         check_values(
-            run_rows(runtime, circuit, inputs, weights), _expected(circuit, inputs, weights), circuit=circuit,
-            label=qwthn_backend.label, what=what, shots=qwthn_backend.shots,
-        )  # fmt: skip
+            run_rows(runtime, circuit, inputs, weights),
+            _expected(qwthn_backend, circuit, inputs, weights),
+            circuit=circuit,
+            label=qwthn_backend.label,
+            what=what,
+            shots=qwthn_backend.shots,
+        )
 
     a, b = coupled[0]
     check_runs((a, b), f"{entangler} on coupled wires ({a}, {b})")

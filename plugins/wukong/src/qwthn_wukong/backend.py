@@ -84,7 +84,7 @@ class WukongBackend(QuantumBackend):
             gradient="parameter-shift",
             supports_shots=True,
             exact=True,
-            supports_noise=True,
+            supports_noise=self.options.noise_scale > 0,
             qubit_ordering="big",
             coupling_map=None,
             routes=True,
