@@ -314,3 +314,73 @@ def test_the_backend_runs_the_same_chip_on_origins_sdk():
     torch.testing.assert_close(values["pyqpanda3"], values["qwthn"], atol=1e-10, rtol=0)
     ideal = QuantumLayer(circuit, Runtime(get_backend("emulator", dtype="complex128")), init_seed=1).double()
     assert not torch.allclose(values["qwthn"], ideal(inputs).detach(), atol=1e-3)  # the noise did act
+
+
+class QVMCloudBackend:
+    """A stand-in for Origin's cloud backend that runs each submitted QProg on pyqpanda3's local CPUQVM."""
+
+    def __init__(self) -> None:
+        self.groups: list[int] = []
+
+    def run(self, progs: list, shots: int, options: object = None) -> QVMCloudJob:
+        from pyqpanda3.core import CPUQVM
+
+        self.groups.append(len(progs))
+        dicts = []
+        for prog in progs:
+            qvm = CPUQVM()
+            qvm.run(prog, shots)
+            counts = qvm.result().get_counts()
+            dicts.append({key: value / shots for key, value in counts.items()})
+        return QVMCloudJob(dicts)
+
+
+class QVMCloudJob:
+    def __init__(self, probs: list[dict[str, float]]) -> None:
+        self.probs = probs
+
+    def status(self) -> str:
+        return "FINISHED"
+
+    def result(self) -> FakeResult:
+        return FakeResult(self.probs)
+
+
+def test_origin_cloud_option_runs_the_placed_programs_through_the_runtime(monkeypatch):
+    """simulator='origin-cloud': programs on the placed physical qubits, groups of <= 200 through the runtime."""
+    import torch
+
+    from qwthn import get_backend
+    from qwthn.runtime import QuantumLayer, Runtime
+    from qwthn_wukong.origin import cloud
+
+    qvm = QVMCloudBackend()
+    monkeypatch.setattr(cloud, "default_service", lambda: type("Service", (), {"backend": lambda self, name: qvm})())
+    backend = get_backend("wukong", simulator="origin-cloud", layout=[2, 1])
+    caps = backend.capabilities
+    assert (caps.exact, caps.remote, caps.max_batch) == (False, True, 200)
+    circuit = Circuit(2, (Gate("RY", (0,), Angle.input(0)), Gate("CZ", (0, 1)), Gate("RX", (1,), Angle.weight(0))),
+                      n_inputs=1, n_weights=1, readout=Readout("probs"))  # fmt: skip
+    runtime = Runtime(backend, shots=2000, seed=0)
+    layer = QuantumLayer(circuit, runtime, init_seed=0).double()
+    inputs = torch.full((250, 1), 1.1, dtype=torch.float64)
+    with torch.no_grad():
+        measured = layer(inputs)
+    assert qvm.groups == [200, 50] and runtime.tracker.calls == 2  # the runtime's chunks are the cloud groups
+    ideal = QuantumLayer(circuit, Runtime(get_backend("emulator", dtype="complex128")), init_seed=0).double()
+    expected = ideal(inputs[:1]).detach()[0]
+    mean = measured.mean(dim=0)  # 250 x 2000 noiseless shots of one distribution
+    assert torch.allclose(mean, expected, atol=5 * float(torch.sqrt(expected * (1 - expected) / 500_000).max()) + 1e-3)
+
+
+def test_origin_cloud_without_an_api_key_is_a_one_line_error(monkeypatch):
+    import torch
+
+    from qwthn import get_backend
+    from qwthn.runtime import QuantumLayer, Runtime
+
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    layer = QuantumLayer(Circuit(1, (Gate("X", (0,)),), 0, 0), Runtime(get_backend("wukong", simulator="origin-cloud"),
+                                                                       shots=10))  # fmt: skip
+    with pytest.raises(QwthnError, match=f"set the environment variable {API_KEY_ENV}"):
+        layer(torch.zeros(1, 0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,10 +44,12 @@ class WukongOptions(BaseModel):
     max_batch: int = Field(
         default=64, ge=1, description="rows per engine call (a 10-qubit density matrix is 16 MiB per row)"
     )
-    simulator: Literal["qwthn", "pyqpanda3"] = Field(
+    simulator: Literal["qwthn", "pyqpanda3", "origin-cloud"] = Field(
         default="qwthn", description="'qwthn': our batched density-matrix engine; 'pyqpanda3': Origin's SDK "
-        "(DensityMatrixSimulator exact, CPUQVM with shots: one program per row, and unseeded), same noise model",
+        "(DensityMatrixSimulator exact, CPUQVM with shots: one program per row, and unseeded), same noise model; "
+        "'origin-cloud': the placed programs on Origin's cloud (API key in QWTHN_ORIGIN_API_KEY; never run here)",
     )  # fmt: skip
+    chip_id: str = Field(default="72", description="origin-cloud only: the cloud backend to run on")
     readout_ns: float = Field(
         default=2000.0, ge=0.0, description="measurement and reset time per shot for device-time estimates "
         "(assumed: the calibration files do not state it)",
@@ -64,6 +66,10 @@ class WukongProgram:
     schedule: Schedule
 
 
+MAX_PROGRAMS_PER_GROUP = 200
+"""Origin's cloud takes at most 200 programs per group (pyqpanda3 tutorial)."""
+
+
 class WukongBackend(QuantumBackend):
     name = "wukong"
     description = "Origin Wukong 72-qubit chip simulator: calibrated noise, placement and routing (density matrix)"
@@ -77,21 +83,39 @@ class WukongBackend(QuantumBackend):
 
     @property
     def capabilities(self) -> Capabilities:
-        profile = self.profile
+        profile, cloud = self.profile, self.options.simulator == "origin-cloud"
         return Capabilities(
             max_qubits=max(1, min(profile.largest_component(), MAX_SIMULATED_QUBITS)),
             native_gates=SUPPORTED,
             gradient="parameter-shift",
             supports_shots=True,
-            exact=True,
-            supports_noise=self.options.noise_scale > 0,
+            exact=not cloud,  # the chip only samples
+            supports_noise=cloud or self.options.noise_scale > 0,
             qubit_ordering="big",
             coupling_map=None,
             routes=True,
-            max_batch=self.options.max_batch,
+            max_batch=MAX_PROGRAMS_PER_GROUP if cloud else self.options.max_batch,
             max_shots=profile.max_shots,
-            remote=False,
+            remote=cloud,
         )
+
+    @cached_property
+    def cloud(self) -> Any:
+        """The Origin cloud runner (imports pyqpanda3 and reads the API key only when first used)."""
+        from qwthn_wukong.origin.cloud import CloudRunner
+
+        return CloudRunner(self.options.chip_id)
+
+    def submit(self, compiled: WukongProgram, inputs, weights, *, shots=None, seed=None):
+        """On the cloud, one group job per chunk (the runtime chunks to 200 programs); locally, evaluate."""
+        if self.options.simulator != "origin-cloud":
+            return super().submit(compiled, inputs, weights, shots=shots, seed=seed)
+        from qwthn_wukong.origin.translate import to_qprogs
+
+        inputs = torch.as_tensor(inputs, dtype=torch.float64)
+        programs = to_qprogs(compiled.native, inputs, torch.as_tensor(weights, dtype=torch.float64),
+                             qubits=compiled.placement.physical)  # fmt: skip
+        return _FinishedOnRead(self.cloud.run(programs, shots, compiled.native.n_qubits), self, compiled)
 
     def compile(self, circuit: Circuit) -> WukongProgram:
         from qwthn_wukong.noise_model import build_noise_spec
@@ -115,6 +139,8 @@ class WukongBackend(QuantumBackend):
     def evaluate(self, compiled: WukongProgram, inputs, weights, *, shots=None, seed=None) -> torch.Tensor:
         from qwthn_wukong import engine
 
+        if self.options.simulator == "origin-cloud":
+            return self.submit(compiled, inputs, weights, shots=shots, seed=seed).result()
         inputs = torch.as_tensor(inputs, dtype=torch.float64)
         weights = torch.as_tensor(weights, dtype=torch.float64)
         if self.options.simulator == "pyqpanda3":
@@ -123,9 +149,25 @@ class WukongBackend(QuantumBackend):
             probs = engine.noisy_probabilities(compiled.native, inputs, weights, compiled.noise)
             if shots is not None:
                 probs = engine.sample_probabilities(probs, shots, seed)
+        return self.finish(probs, compiled)
+
+    def finish(self, probs: torch.Tensor, compiled: WukongProgram) -> torch.Tensor:
+        """Slot probabilities -> the circuit's read-out: mitigation, the logical permutation, <Z> or probs."""
+        from qwthn_wukong import engine
+
         if self.options.mitigation == "readout":
             probs = engine.mitigate_readout(probs, compiled.noise)
         return readout(probs.to(torch.float64), compiled.source, compiled.placement.final)
+
+
+class _FinishedOnRead:
+    """A cloud job whose probabilities get the backend's post-processing when they are read."""
+
+    def __init__(self, job: Any, backend: WukongBackend, compiled: WukongProgram) -> None:
+        self.job, self.backend, self.compiled = job, backend, compiled
+
+    def result(self, timeout: float | None = None) -> torch.Tensor:
+        return self.backend.finish(self.job.result(timeout), self.compiled)
 
 
 def _pyqpanda3_probabilities(

@@ -67,10 +67,10 @@ def check_gates(circuit: Circuit) -> None:
         )
 
 
-def _gate(gate: Gate, angle: float):
+def _gate(gate: Gate, angle: float, qubits: Sequence[int]):
     from pyqpanda3 import core
 
-    name, wires = gate.name, gate.wires
+    name, wires = gate.name, tuple(qubits[wire] for wire in gate.wires)
     if name in ("RX", "RY", "RZ"):
         return getattr(core, name)(wires[0], float(angle))
     if name in ("H", "X"):
@@ -82,28 +82,39 @@ def _gate(gate: Gate, angle: float):
     raise CapabilityError(f"gate {name} has no pyqpanda3 translation; supported {sorted(SUPPORTED_GATES)}")
 
 
-def to_qprog(circuit: Circuit, angles: Sequence[float], *, measure: bool = True):
+def to_qprog(
+    circuit: Circuit, angles: Sequence[float], *, measure: bool = True, qubits: Sequence[int] | None = None
+):
     """One `QProg` for one row of bound angles ([n_gates], as from `bind_angles`).
 
     measure: append measure(wire -> cbit wire) for every wire (needed for sampling on CPUQVM or the
-    cloud; leave it off for `DensityMatrixSimulator`).
+    cloud; leave it off for `DensityMatrixSimulator`). qubits: the chip qubit of each wire (the
+    placement's physical qubits, for the cloud); default wire w on qubit w. Cbit w always reads wire w.
     """
     from pyqpanda3 import core
 
     check_gates(circuit)
     n = circuit.n_qubits
-    prog = core.QProg(n)
+    qubits = list(range(n)) if qubits is None else list(qubits)
+    prog = core.QProg(max(qubits) + 1)
     for gate, angle in zip(circuit.gates, angles, strict=True):
-        prog << _gate(gate, angle)
+        prog << _gate(gate, angle, qubits)
     if measure:
-        prog << core.measure(list(range(n)), list(range(n)))
+        prog << core.measure(qubits, list(range(n)))
     return prog
 
 
-def to_qprogs(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor, *, measure: bool = True) -> list:
+def to_qprogs(
+    circuit: Circuit,
+    inputs: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    measure: bool = True,
+    qubits: Sequence[int] | None = None,
+) -> list:
     """A batch -> a list of `QProg`, one per row (pyqpanda3 has no parametric batching)."""
     check_gates(circuit)
-    return [to_qprog(circuit, row, measure=measure) for row in bind_angles(circuit, inputs, weights)]
+    return [to_qprog(circuit, row, measure=measure, qubits=qubits) for row in bind_angles(circuit, inputs, weights)]
 
 
 def little_to_big(probs: Sequence[float] | np.ndarray, n_qubits: int) -> np.ndarray:
