@@ -18,6 +18,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from qwthn.contract.circuit import Circuit
+from qwthn.errors import QwthnError
 
 GradientMethod = Literal["autograd", "vjp", "parameter-shift"]
 
@@ -49,6 +50,26 @@ class Capabilities(BaseModel):
     max_shots: int | None = Field(default=None, ge=1, description="most shots per row; None: unbounded")
     remote: bool = Field(default=False, description="jobs leave this machine (queues, credentials)")
     devices: tuple[str, ...] = Field(default=("cpu",), description="torch device types it computes on")
+
+
+def check_batch(
+    backend: str, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor, shots: int | None = None
+) -> None:
+    """Refuse arguments of `evaluate` that break the contract, with one line naming the backend.
+
+    The runtime only sends well-formed batches; backends call this so that direct calls (tests,
+    notebooks) fail clearly instead of deep inside an SDK.
+    """
+    if inputs.dim() != 2 or inputs.shape[1] != circuit.n_inputs:
+        raise QwthnError(f"{backend}: inputs must be [batch, {circuit.n_inputs}], got {list(inputs.shape)}")
+    per_row = weights.dim() == 2 and weights.shape[0] == inputs.shape[0]
+    if weights.shape[-1:] != (circuit.n_weights,) or not (weights.dim() == 1 or per_row):
+        raise QwthnError(
+            f"{backend}: weights must be [{circuit.n_weights}] or [{inputs.shape[0]}, {circuit.n_weights}], "
+            f"got {list(weights.shape)}"
+        )
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
+        raise QwthnError(f"{backend}: shots must be a positive integer or None, got {shots!r}")
 
 
 class NoOptions(BaseModel):

@@ -12,6 +12,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from qwthn import GATES, Capabilities, Circuit, QuantumBackend
+from qwthn.contract.backend import check_batch
 
 
 class ExampleOptions(BaseModel):
@@ -43,6 +44,7 @@ class ExampleBackend(QuantumBackend):
         return circuit  # nothing to translate: gates are applied from the gate table's matrices
 
     def evaluate(self, compiled: Circuit, inputs, weights, *, shots=None, seed=None) -> torch.Tensor:
+        check_batch(self.name, compiled, inputs, weights, shots)  # direct callers get a clear error
         x = inputs.detach().cpu().double().numpy()
         w = np.broadcast_to(weights.detach().cpu().double().numpy(), (x.shape[0], compiled.n_weights))
         probs = _probabilities(compiled, x, w)

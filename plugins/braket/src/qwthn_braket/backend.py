@@ -16,9 +16,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from qwthn.contract.backend import BackendJob, Capabilities, QuantumBackend
+from qwthn.contract.backend import BackendJob, Capabilities, QuantumBackend, check_batch
 from qwthn.contract.circuit import Circuit
-from qwthn.errors import QwthnError
 from qwthn_braket.device import DeviceLimits, OpenDevice, open_device, read_limits
 from qwthn_braket.execute import Executor
 from qwthn_braket.jobs import BraketJob
@@ -95,7 +94,7 @@ class BraketBackend(QuantumBackend):
         shots: int | None = None,
         seed: int | None = None,
     ) -> BackendJob:
-        _check_shapes(compiled.circuit, inputs, weights, shots)
+        check_batch("braket", compiled.circuit, inputs, weights, shots)
         values = compiled.bind(inputs, weights)
         if values.shape[0] == 0:
             tasks, decode = [], lambda _: np.zeros((0, compiled.circuit.n_outputs))
@@ -117,16 +116,3 @@ class BraketBackend(QuantumBackend):
         seed: int | None = None,
     ) -> torch.Tensor:
         return self.submit(compiled, inputs, weights, shots=shots, seed=seed).result()
-
-
-def _check_shapes(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor, shots: int | None) -> None:
-    if inputs.dim() != 2 or inputs.shape[1] != circuit.n_inputs:
-        raise QwthnError(f"braket: inputs must be [batch, {circuit.n_inputs}], got {list(inputs.shape)}")
-    per_row = weights.dim() == 2 and weights.shape[0] == inputs.shape[0]
-    if weights.shape[-1:] != (circuit.n_weights,) or not (weights.dim() == 1 or per_row):
-        raise QwthnError(
-            f"braket: weights must be [{circuit.n_weights}] or [{inputs.shape[0]}, {circuit.n_weights}], "
-            f"got {list(weights.shape)}"
-        )
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
-        raise QwthnError(f"braket: shots must be a positive integer or None, got {shots!r}")

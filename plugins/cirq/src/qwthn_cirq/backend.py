@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import torch
 
-from qwthn.contract.backend import Capabilities, QuantumBackend
+from qwthn.contract.backend import Capabilities, QuantumBackend, check_batch
 from qwthn.contract.circuit import Circuit
-from qwthn.errors import QwthnError
 from qwthn_cirq.options import MAX_QUBITS, CirqOptions
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ class CirqBackend(QuantumBackend):
         from qwthn_cirq.translate import sweep
 
         circuit = compiled.circuit
-        _check_shapes(circuit, inputs, weights, shots)
+        check_batch("cirq", circuit, inputs, weights, shots)
         x = inputs.detach().cpu().to(torch.float64).numpy()
         w = weights.detach().cpu().to(torch.float64).numpy()
         rows = x.shape[0]
@@ -93,16 +92,3 @@ class CirqBackend(QuantumBackend):
                 else sampled(simulator, compiled, points, rows, shots)
             )
         return torch.from_numpy(values).to(device=inputs.device)
-
-
-def _check_shapes(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor, shots: int | None) -> None:
-    if inputs.dim() != 2 or inputs.shape[1] != circuit.n_inputs:
-        raise QwthnError(f"cirq: inputs must be [batch, {circuit.n_inputs}], got {list(inputs.shape)}")
-    per_row = weights.dim() == 2 and weights.shape[0] == inputs.shape[0]
-    if weights.shape[-1:] != (circuit.n_weights,) or not (weights.dim() == 1 or per_row):
-        raise QwthnError(
-            f"cirq: weights must be [{circuit.n_weights}] or [{inputs.shape[0]}, {circuit.n_weights}], "
-            f"got {list(weights.shape)}"
-        )
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
-        raise QwthnError(f"cirq: shots must be a positive integer or None, got {shots!r}")

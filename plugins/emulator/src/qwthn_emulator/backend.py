@@ -15,9 +15,8 @@ from typing import ClassVar
 
 import torch
 
-from qwthn.contract.backend import Capabilities, QuantumBackend
+from qwthn.contract.backend import Capabilities, QuantumBackend, check_batch
 from qwthn.contract.circuit import Circuit, Gate
-from qwthn.errors import QwthnError
 from qwthn_emulator.engine import simulate
 from qwthn_emulator.gates import GateMatrices, GateTable
 from qwthn_emulator.options import EmulatorOptions
@@ -116,7 +115,7 @@ class EmulatorBackend(QuantumBackend):
         seed: int | None = None,
     ) -> torch.Tensor:
         circuit = compiled.circuit
-        _check_shapes(circuit, inputs, weights, shots)
+        check_batch("emulator", circuit, inputs, weights, shots)
         device, real = inputs.device, self.options.real_dtype
         layout = compiled.per_row if weights.dim() == 2 else compiled.shared
 
@@ -133,16 +132,3 @@ class EmulatorBackend(QuantumBackend):
             return exact.contiguous()
         sampled = read_out(sample_probabilities(probs, shots, seed), circuit.readout, signs)
         return exact + (sampled - exact).detach()
-
-
-def _check_shapes(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor, shots: int | None) -> None:
-    if inputs.dim() != 2 or inputs.shape[1] != circuit.n_inputs:
-        raise QwthnError(f"emulator: inputs must be [batch, {circuit.n_inputs}], got {list(inputs.shape)}")
-    per_row = weights.dim() == 2 and weights.shape[0] == inputs.shape[0]
-    if weights.shape[-1:] != (circuit.n_weights,) or not (weights.dim() == 1 or per_row):
-        raise QwthnError(
-            f"emulator: weights must be [{circuit.n_weights}] or [{inputs.shape[0]}, {circuit.n_weights}], "
-            f"got {list(weights.shape)}"
-        )
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
-        raise QwthnError(f"emulator: shots must be a positive integer or None, got {shots!r}")

@@ -13,9 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from qwthn.contract.backend import Capabilities, QuantumBackend
+from qwthn.contract.backend import Capabilities, QuantumBackend, check_batch
 from qwthn.contract.circuit import Circuit
-from qwthn.errors import QwthnError
 from qwthn_pennylane import devices
 from qwthn_pennylane.gradients import adjoint_vjp
 from qwthn_pennylane.options import PennyLaneOptions
@@ -89,7 +88,7 @@ class PennyLaneBackend(QuantumBackend):
         shots: int | None = None,
         seed: int | None = None,
     ) -> torch.Tensor:
-        _check_shapes(compiled.circuit, inputs, weights)
+        check_batch("pennylane", compiled.circuit, inputs, weights)
         home = inputs.device
         # torch graphs only where backprop is declared and someone will differentiate; otherwise plain numpy
         needs_graph = (
@@ -159,14 +158,3 @@ class PennyLaneBackend(QuantumBackend):
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().to(device="cpu", dtype=torch.float64).numpy()
-
-
-def _check_shapes(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor) -> None:
-    if inputs.dim() != 2 or inputs.shape[1] != circuit.n_inputs:
-        raise QwthnError(f"pennylane: inputs must be [batch, {circuit.n_inputs}], got {list(inputs.shape)}")
-    per_row = weights.dim() == 2 and weights.shape[0] == inputs.shape[0]
-    if weights.shape[-1:] != (circuit.n_weights,) or not (weights.dim() == 1 or per_row):
-        raise QwthnError(
-            f"pennylane: weights must be [{circuit.n_weights}] or [{inputs.shape[0]}, {circuit.n_weights}], "
-            f"got {list(weights.shape)}"
-        )
