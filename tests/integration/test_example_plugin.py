@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from qwthn.testing.runner import run_suite
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "qwthn-example-backend"
 BIN = Path(sys.executable).parent
 
@@ -37,12 +39,8 @@ def test_it_is_listed_with_its_version_and_options(example_env):
 
 
 def test_it_passes_the_conformance_suite(example_env, tmp_path):
-    result = subprocess.run(
-        [str(BIN / "qwthn-backend-test"), "example", "--options", '{"max_batch": 64}', "-q", "-rs",
-         "-p", "no:cacheprovider"],
-        env=example_env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    result = run_suite("example", {"max_batch": 64}, cwd=tmp_path, env=example_env, timeout=300)
+    assert result.returncode == 0, result.report
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 

@@ -9,14 +9,12 @@ noiseless reference (test_braket_backend.py checks them against closed forms).
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from qwthn.testing.runner import run_suite
 
 SLOW = os.environ.get("QWTHN_BRAKET_SLOW") == "1"
 
@@ -32,12 +30,9 @@ SLOW = os.environ.get("QWTHN_BRAKET_SLOW") == "1"
     ids=["braket_sv", "braket_dm"],
 )
 def test_braket_passes_the_conformance_suite(options, tmp_path):
-    script = Path(sys.executable).with_name("qwthn-backend-test")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "qwthn.testing.cli"]
-    command += ["braket", "--options", json.dumps(options), "-v", "-rfEs", "-p", "no:cacheprovider"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", result.stdout, flags=re.MULTILINE)
+    result = run_suite("braket", options, cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.report
+    reasons = result.skip_reasons
     # skips only for what braket declares: CPU only, no coupling map, every gate of the table
     assert reasons and all("declares" in reason for reason in reasons), result.stdout
     assert len(reasons) == 3, reasons

@@ -6,14 +6,11 @@ reference. Noise is checked against closed forms in test_cirq_noise_and_shots.py
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from qwthn.testing.runner import run_suite
 from qwthn_cirq.options import qsim_available
 
 CONFIGURATIONS = {
@@ -28,12 +25,9 @@ CONFIGURATIONS = {
 def test_cirq_passes_the_conformance_suite(options, tmp_path):
     if options.get("simulator") == "qsim" and not qsim_available():
         pytest.skip("qsimcirq is not installed (extra qwthn-cirq[qsim])")
-    script = Path(sys.executable).with_name("qwthn-backend-test")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "qwthn.testing.cli"]
-    command += ["cirq", "--options", json.dumps(options), "-v", "-rfEs", "-p", "no:cacheprovider"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", result.stdout, flags=re.MULTILINE)
+    result = run_suite("cirq", options, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.report
+    reasons = result.skip_reasons
     # skips only for what the backend declares: every gate, CPU only, no coupling map (and no max_batch unless set)
     assert reasons and all("declares" in reason for reason in reasons), result.stdout
     expected = ["every gate of the gate table", "only devices", "no coupling map"]

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from qwthn.testing.runner import run_suite
 
 
 @pytest.mark.parametrize("options", [{}, {"dtype": "complex128"}], ids=["complex64", "complex128"])
 def test_emulator_passes_the_conformance_suite(options, tmp_path):
-    script = Path(sys.executable).with_name("qwthn-backend-test")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "qwthn.testing.cli"]
-    command += ["emulator", "--options", json.dumps(options), "-v", "-rfEs", "-p", "no:cacheprovider"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", result.stdout, flags=re.MULTILINE)
+    result = run_suite("emulator", options, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.report
+    reasons = result.skip_reasons
     # skips only for what the emulator declares: no controlled rotations, no max_batch, no coupling map
     # (and CUDA, which it declares, where this machine has none)
     assert reasons and all("declares" in reason for reason in reasons), result.stdout

@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+from qwthn.testing.runner import SKIP_LINE
+
 CONFIGURATIONS = {
     "default.qubit-backprop": ({}, "autograd"),
     "lightning.qubit-adjoint": ({"device": "lightning.qubit"}, "vjp"),
@@ -62,7 +64,7 @@ def test_pennylane_passes_the_conformance_suite(suite_runs, key):
     code, output = suite_runs[json.dumps(options, sort_keys=True)]
     assert code == 0, output[-6000:]
     assert f"gradient {gradient}," in output, output[:2000]  # the path this configuration is meant to exercise
-    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", output, flags=re.MULTILINE)
+    reasons = SKIP_LINE.findall(output)
     assert reasons and all("declares" in reason for reason in reasons), reasons
     # every gate of the table is declared, and shots are offered: those checks must have run
     for outcome in ("test_undeclared_gate_is_refused SKIPPED", "test_shots_are_reproducible_with_a_seed PASSED"):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from qwthn import get_backend
 from qwthn.contract.circuit import Angle, Circuit, Gate, Readout
 from qwthn.errors import OptionsError
 from qwthn.methods.qwthn.ansatz import build_qnn_circuit
+from qwthn.testing.runner import run_suite
 from qwthn_wukong.backend import MAX_SIMULATED_QUBITS, WukongBackend, WukongOptions
 from qwthn_wukong.noise_model import (
     build_noise_spec,
@@ -193,12 +191,9 @@ def test_depolarizing_plus_relaxation_reaches_the_calibrated_fidelity():
     ids=["noise off", "calibrated noise"],
 )
 def test_passes_the_conformance_suite(tmp_path, options, passes):
-    script = Path(sys.executable).with_name("qwthn-backend-test")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "qwthn.testing.cli"]
-    command += ["wukong", "--options", json.dumps(options), "-v", "-rfEs", "-p", "no:cacheprovider"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-    reasons = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", result.stdout, flags=re.MULTILINE)
+    result = run_suite("wukong", options, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.report
+    reasons = result.skip_reasons
     assert all("declares" in reason for reason in reasons), reasons
     assert re.search(passes, result.stdout), result.stdout
 
