@@ -4,7 +4,8 @@ A tiny NumPy state-vector simulator that numbers qubits little-endian (as
 Qiskit does), executes every gate of the gate table, and is NOT differentiable
 in torch, so using it exercises the core's capability checks, endianness
 reordering and parameter-shift rule (four-term for controlled rotations).
-`max_batch` and `coupling_map` are options, so the runtime's chunking and coupling checks are exercised too.
+`max_batch`, `coupling_map` and `native_gates` are options, so the runtime's chunking, coupling checks and
+gate lowering are exercised too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class NumpyOptions(BaseModel):
     max_qubits: int = Field(default=10, ge=1, le=14)
     max_batch: int | None = Field(default=None, ge=1)
     coupling_map: list[tuple[int, int]] | None = None
+    native_gates: list[str] | None = None
 
 
 class NumpyBackend(QuantumBackend):
@@ -33,7 +35,7 @@ class NumpyBackend(QuantumBackend):
     def capabilities(self) -> Capabilities:
         return Capabilities(
             max_qubits=self.options.max_qubits,
-            native_gates=frozenset(GATES),
+            native_gates=frozenset(self.options.native_gates or GATES),
             gradient="parameter-shift",
             supports_shots=False,
             qubit_ordering="little",

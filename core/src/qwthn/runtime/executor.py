@@ -25,6 +25,7 @@ from qwthn.contract.circuit import Circuit
 from qwthn.errors import BackendExecutionError, CapabilityError, TransientBackendError
 from qwthn.runtime.config import RuntimeConfig
 from qwthn.runtime.dry_run import stand_in_job
+from qwthn.runtime.lowering import Lowering, lower
 from qwthn.runtime.tracker import Tracker
 
 RETRYABLE = (TransientBackendError, TimeoutError)
@@ -106,8 +107,9 @@ class Runtime:
         retry_backoff: float = 0.5,
         tracker: Tracker | None = None,
         dry_run: bool = False,
+        forward_only: bool = False,
     ) -> None:
-        self.backend, self.shots, self.dry_run = backend, shots, dry_run
+        self.backend, self.shots, self.dry_run, self.forward_only = backend, shots, dry_run, forward_only
         self.timeout, self.retries, self.retry_backoff = timeout, retries, retry_backoff
         self.tracker = tracker if tracker is not None else Tracker()
         self.device = torch.device(device) if device is not None else None
@@ -118,6 +120,7 @@ class Runtime:
             )
         self._root = np.random.SeedSequence(seed) if seed is not None else None
         self._prepared: dict[Circuit, PreparedCircuit] = {}
+        self._lowered: dict[Circuit, Lowering] = {}
 
     @classmethod
     def from_config(cls, config: RuntimeConfig | None = None, *, tracker: Tracker | None = None) -> Runtime:
@@ -128,11 +131,19 @@ class Runtime:
         return cls(
             backend, shots=config.shots, seed=config.seed, device=config.device, timeout=config.timeout,
             retries=config.retries, retry_backoff=config.retry_backoff, tracker=tracker, dry_run=config.dry_run,
+            forward_only=config.forward_only,
         )  # fmt: skip
 
     @property
     def capabilities(self) -> Capabilities:
         return self.backend.capabilities
+
+    def lower(self, circuit: Circuit) -> Lowering:
+        """`circuit` with the gates this backend lacks rewritten into gates it has (identity when it has all)."""
+        lowering = self._lowered.get(circuit)
+        if lowering is None:
+            lowering = self._lowered[circuit] = lower(circuit, self.capabilities.native_gates)
+        return lowering
 
     def prepare(self, circuit: Circuit) -> PreparedCircuit:
         """Check and compile `circuit`, once per distinct circuit."""

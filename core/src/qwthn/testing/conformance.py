@@ -28,6 +28,7 @@ from qwthn.contract.backend import QuantumBackend
 from qwthn.contract.circuit import Angle, Circuit, Gate, Readout
 from qwthn.contract.gates import GATES
 from qwthn.errors import CapabilityError, OptionsError
+from qwthn.runtime.lowering import lower
 from qwthn.testing import reference
 from qwthn.testing.harness import (
     BackendUnderTest,
@@ -78,6 +79,17 @@ def _skip_if_noisy(backend: BackendUnderTest, check: str) -> None:
 def _skip_if_noisy_and_sampling(backend: BackendUnderTest) -> None:
     if backend.noisy and not backend.capabilities.exact:
         pytest.skip("backend declares noise and exact=False: there are no exact values of its own to compare with")
+
+
+def _rewritable(backend: BackendUnderTest, gate: str) -> bool:
+    """Core's lowering turns `gate` into gates the backend declares."""
+    spec = GATES[gate]
+    probe = Circuit(spec.n_wires, (Gate(gate, tuple(range(spec.n_wires)), _params(gate, Angle.weight(0))),), 0, 1)
+    return lower(probe, backend.capabilities.native_gates).circuit.gate_names <= backend.capabilities.native_gates
+
+
+def _how(backend: BackendUnderTest, gate: str) -> str:
+    return "" if gate in backend.capabilities.native_gates else " (rewritten by core's lowering)"
 
 
 def _params(gate: str, angle: Angle) -> Angle | None:
@@ -141,12 +153,13 @@ def test_gate_matches_reference(qwthn_backend: BackendUnderTest, gate: str) -> N
     """One gate at a time, between helper rotations (RY/RZ/RX/H as declared) that make every fault visible.
 
     The helpers run in every gate's test, so a fault in one of them fails several of these
-    tests at once; a faulty gate that is no helper fails its own test alone.
+    tests at once; a faulty gate that is no helper fails its own test alone. A gate the backend
+    does not declare is checked as core rewrites it into gates the backend does declare.
     """
     caps, spec = qwthn_backend.capabilities, GATES[gate]
     _skip_if_noisy(qwthn_backend, f"matching gate {gate}")
-    if gate not in caps.native_gates:
-        pytest.skip(f"backend declares no {gate} gate")
+    if gate not in caps.native_gates and not _rewritable(qwthn_backend, gate):
+        pytest.skip(f"backend declares no {gate} gate, nor the gates core rewrites it into")
     n = min(qwthn_backend.checked_qubits, 3)
     if spec.n_wires > n:
         pytest.skip(f"{gate} needs {spec.n_wires} qubits; backend declares max_qubits={caps.max_qubits}")
@@ -189,7 +202,7 @@ def test_gate_matches_reference(qwthn_backend: BackendUnderTest, gate: str) -> N
             _expected(qwthn_backend, circuit, inputs, weights),
             circuit=circuit,
             label=qwthn_backend.label,
-            what=f"gate {gate} between helper gates {helpers}, {readout.kind}",
+            what=f"gate {gate}{_how(qwthn_backend, gate)} between helper gates {helpers}, {readout.kind}",
             shots=qwthn_backend.shots,
         )
 
@@ -433,6 +446,44 @@ def test_gradients_match_finite_differences(qwthn_backend: BackendUnderTest, rea
         ran += 1
     if not ran:
         pytest.skip("no declared gate fits a small circuit")
+
+
+@pytest.mark.parametrize("gate", sorted(name for name, spec in GATES.items() if spec.parametrised))
+def test_rewritten_gate_gradients_match_finite_differences(qwthn_backend: BackendUnderTest, gate: str) -> None:
+    """A parametrised gate the backend lacks, rewritten by core (half angles, shared slots), differentiates exactly."""
+    caps, spec = qwthn_backend.capabilities, GATES[gate]
+    if gate in caps.native_gates:
+        pytest.skip(f"backend declares {gate}: its gradients are checked with the random circuits")
+    if not _rewritable(qwthn_backend, gate):
+        pytest.skip(f"backend declares no {gate} gate, nor the gates core rewrites it into")
+    if not caps.exact:
+        pytest.skip("backend declares exact=False: gradients are compared only for exact backends")
+    pairs = reference.allowed_pairs(qwthn_backend.checked_qubits, qwthn_backend.circuit_coupling)
+    wires = (0,) if spec.n_wires == 1 else (pairs[0] if pairs else None)
+    if wires is None or max(wires) >= qwthn_backend.checked_qubits:
+        pytest.skip(f"backend declares no coupler among the checked qubits for {gate}")
+    n = max(wires) + 1
+    tilt = qwthn_backend.first_declared("RY", "RX")
+    if tilt is None:
+        pytest.skip("backend declares neither RY nor RX: no input rotation to make the gate visible")
+    gates = [Gate(tilt, (wire,), Angle.input(wire)) for wire in range(n)]
+    gates += [Gate(gate, wires, Angle.weight(0)), Gate(gate, wires[::-1], Angle.input(0))]
+    gates += [Gate(tilt, (wire,), Angle.weight(1)) for wire in range(n)]
+    runtime = qwthn_backend.runtime()
+    rng = rng_for("rewritten gradients", gate)
+    for readout in READOUTS:
+        circuit = Circuit(n, tuple(gates), n, 2, Readout(readout))
+        inputs, weights = angles(rng, ROWS, n).requires_grad_(), angles(rng, 2)
+        layer, outputs = run_layer(runtime, circuit, inputs, weights)
+        cotangent = rng.normal(size=(ROWS, circuit.n_outputs))
+        (outputs * torch.tensor(cotangent)).sum().backward()
+        gradients = qwthn_backend.self_gradients if qwthn_backend.noisy else reference.gradients
+        grad_inputs, grad_weights = gradients(circuit, inputs.detach().numpy(), weights.numpy(), cotangent)
+        for of, actual, expected in (
+            ("inputs", inputs.grad, grad_inputs),
+            ("weights", layer.weights.grad, grad_weights),
+        ):
+            check_gradient(actual, expected, of=of, circuit=circuit, label=qwthn_backend.label, method=caps.gradient)
 
 
 def test_declared_devices(qwthn_backend: BackendUnderTest) -> None:

@@ -132,8 +132,10 @@ def run_layer(
 
 
 def run_rows(runtime: Runtime, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Outputs in core order through `Runtime.prepare/execute` (chunked), weights [W] or per-row [B, W]."""
-    prepared = runtime.prepare(circuit)
+    """Outputs in core order through `Runtime.lower/prepare/execute` (chunked), weights [W] or per-row [B, W]."""
+    lowering = runtime.lower(circuit)
+    prepared = runtime.prepare(lowering.circuit)
+    inputs, weights = lowering.bind(inputs, weights)
     outputs = runtime.execute(prepared, inputs, weights, runtime.seed_stream())
     if prepared.reorder is not None:
         outputs = outputs[:, prepared.reorder.to(outputs.device)]
