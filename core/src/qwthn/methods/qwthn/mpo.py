@@ -12,6 +12,7 @@ materialising W and calling one GEMM is the fastest contraction here.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
@@ -75,19 +76,30 @@ class MPOLinear(nn.Module):
         n_cores: int = 3,
         zero_init: bool = False,
         generator: torch.Generator | None = None,
+        in_factors: tuple[int, ...] | None = None,
+        out_factors: tuple[int, ...] | None = None,
+        init: Literal["variance", "kaiming"] = "variance",
     ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.in_factors = factorize(in_features, n_cores)
-        self.out_factors = factorize(out_features, n_cores)
+        self.in_factors = in_factors or factorize(in_features, n_cores)
+        self.out_factors = out_factors or factorize(out_features, n_cores)
+        if len(self.in_factors) != n_cores or len(self.out_factors) != n_cores:
+            raise QwthnError(f"MPO with {n_cores} cores needs {n_cores} mode sizes per side")
+        if math.prod(self.in_factors) < in_features or math.prod(self.out_factors) < out_features:
+            raise QwthnError(
+                f"MPO modes {self.in_factors} -> {self.out_factors} cannot hold {in_features} -> {out_features}"
+            )
         ranks = [1] + [bond_dim] * (n_cores - 1) + [1]
-        # Each entry of W sums r^(k-1) products of k core entries: pick the core
-        # scale so that Var(W) = 1/in (Kaiming-like, keeps z at the input's scale).
-        core_std = (1.0 / in_features) ** (1.0 / (2 * n_cores)) / bond_dim ** ((n_cores - 1) / (2 * n_cores))
+        # "variance": each entry of W sums r^(k-1) products of k core entries; the core scale makes
+        # Var(W) = 1/in (Kaiming-like, keeps z at the input's scale). "kaiming": each core as the
+        # [out_mode * r_next, r_prev * in_mode] matrix the QTHA authors store, kaiming-normal on its fan-in.
+        variance_std = (1.0 / in_features) ** (1.0 / (2 * n_cores)) / bond_dim ** ((n_cores - 1) / (2 * n_cores))
         self.cores = nn.ParameterList()
         for index, (fan_in, fan_out) in enumerate(zip(self.in_factors, self.out_factors, strict=True)):
             shape = (ranks[index], fan_in, fan_out, ranks[index + 1])
-            core = torch.randn(shape, generator=generator) * core_std
+            std = variance_std if init == "variance" else math.sqrt(2.0 / (ranks[index] * fan_in))
+            core = torch.randn(shape, generator=generator) * std
             if zero_init and index == n_cores - 1:
                 core.zero_()
             self.cores.append(nn.Parameter(core))
