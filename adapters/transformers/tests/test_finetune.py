@@ -130,6 +130,40 @@ def test_shots_reach_the_runtime(cache, tmp_path):
     assert result["runtime"]["shots"] == 32 and result["backend_usage"]["shots"] == 32 * result["backend_usage"]["rows"]
 
 
+def test_the_authors_architecture_trains_through_finetune(cache, tmp_path):
+    metrics = run_finetune(FinetuneOptions(output=tmp_path / "run", method="qtha", max_steps=4), TINY)
+    result = metrics["methods"]["qtha"]
+    assert result["adapter_config"]["method"] == "qtha" and result["label"] == "qtha r=4 (ABC)"
+    assert result["backend_usage"]["calls"] > 0 and (tmp_path / "run" / "qtha" / "adapter_model.safetensors").is_file()
+
+
+def test_hardware_mode_continues_an_emulator_trained_adapter_forward_only(cache, tmp_path):
+    """The authors' chip runs: circuit weights trained on the emulator, then frozen; 1000 shots by default."""
+    from safetensors.torch import load_file
+
+    run_finetune(FinetuneOptions(output=tmp_path / "exact", method="qtha", max_steps=3), TINY)
+    metrics = run_finetune(
+        FinetuneOptions(output=tmp_path / "hw", init_adapter=tmp_path / "exact" / "qtha", forward_only=True,
+                        max_steps=3),
+        TINY,
+    )  # fmt: skip
+    result = metrics["methods"]["qtha"]
+    assert result["runtime"]["shots"] == 1000 and result["runtime"]["forward_only"]
+    assert result["backend_usage"]["shots"] == 1000 * result["backend_usage"]["rows"]
+    before = load_file(tmp_path / "exact" / "qtha" / "adapter_model.safetensors")
+    after = load_file(tmp_path / "hw" / "qtha" / "adapter_model.safetensors")
+    circuit = [key for key in before if key.endswith("qnn.weights")]
+    assert circuit and all(torch.equal(before[key], after[key]) for key in circuit)
+    assert any(not torch.equal(before[key], after[key]) for key in before if key not in circuit)
+
+
+def test_init_adapter_must_agree_with_method(cache, tmp_path):
+    run_finetune(FinetuneOptions(output=tmp_path / "exact", method="qtha", max_steps=1), TINY)
+    with pytest.raises(QwthnError, match="holds a qtha adapter but --method is lora"):
+        run_finetune(FinetuneOptions(output=tmp_path / "x", init_adapter=tmp_path / "exact" / "qtha", method="lora"),
+                     TINY)
+
+
 def test_user_model_and_dataset(empty_cache, tmp_path):
     model_dir = tmp_path / "model"
     tokenizer = train_tokenizer(itertools.islice(corpus.base_documents(0, 10), 500), vocab_size=300)

@@ -49,13 +49,23 @@ def finetune(
         "--dry-run", help="Send nothing and write nothing: count what one training step and the whole run would "
         "send to the backend (calls, rows, shots, device time).  \\[default: off]"
     )] = False,
+    forward_only: Annotated[bool, typer.Option(
+        "--forward-only", help="Hardware mode as the QTHA authors ran it: circuits run forward only with their "
+        "weights frozen, no gradient through them (no parameter-shift jobs); 1000 shots unless --shots says "
+        "otherwise. Start from emulator-trained weights with --init-adapter.  \\[default: off]"
+    )] = False,
+    init_adapter: Annotated[Optional[Path], typer.Option(
+        help="Adapter directory to start from (its method and config) instead of a fresh adapter.  "
+        "\\[default: a fresh adapter]"
+    )] = None,
 ) -> None:  # fmt: skip
     """Fine-tune with QWTHN and/or LoRA; with no options, the embedded offline demo."""
     from qwthn_transformers.finetune import FinetuneOptions, run_finetune
 
     options = FinetuneOptions(
         model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=config,
-        output=output, seed=seed, max_steps=max_steps, dry_run=dry_run,
+        output=output, seed=seed, max_steps=max_steps, dry_run=dry_run, forward_only=forward_only,
+        init_adapter=init_adapter,
     )  # fmt: skip
     run_finetune(options)
 

@@ -30,13 +30,15 @@ from qwthn_transformers.data import Example, encode_example, load_jsonl, split_e
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
 from qwthn_transformers.evaluate import exact_match
-from qwthn_transformers.inject import inject_adapter
+from qwthn_transformers.inject import InjectionReport, adapter_layers, count_parameters, inject_adapter
 from qwthn_transformers.loading import load_causal_lm
-from qwthn_transformers.persistence import save_adapter
+from qwthn_transformers.persistence import load_adapter, read_adapter_config, save_adapter
 from qwthn_transformers.train import TrainSettings, example_batches, train
 
 DEFAULT_METHODS = ("qwthn", "lora")
 """What runs when --method is left out: the comparison the paper makes."""
+FORWARD_ONLY_SHOTS = 1000
+"""Shots per circuit row in forward-only mode when --shots is not given: what the QTHA authors ran on their chip."""
 HELD_OUT_FRACTION = 0.1
 SPLIT_SEED = 0
 """User datasets are split with a fixed seed, so runs with different --seed share one held-out set."""
@@ -56,9 +58,11 @@ class FinetuneOptions:
     seed: int = 0
     max_steps: int | None = None
     dry_run: bool = False
+    forward_only: bool = False
+    init_adapter: Path | None = None
 
     def __post_init__(self) -> None:
-        for name in ("dataset", "config", "output"):
+        for name in ("dataset", "config", "output", "init_adapter"):
             if isinstance(getattr(self, name), str):
                 setattr(self, name, Path(getattr(self, name)))
 
@@ -124,17 +128,21 @@ class RunPlan:
     output: Path
     dataset: list[Example] | None
     recipe: Recipe
+    init_adapter: Path | None = None
 
 
 def _resolve_runtime(options: FinetuneOptions) -> RuntimeConfig:
     """Where the circuits run; the backend is built once here so a bad name fails before any model loads."""
     if options.shots is not None and options.shots < 1:
         raise QwthnError(f"--shots must be at least 1, got {options.shots}")
-    runtime = RuntimeConfig(
-        backend=options.backend or "emulator", shots=options.shots, seed=options.seed, dry_run=options.dry_run
+    name = options.backend or "emulator"
+    backend = host.create_backend(name, {})
+    shots = options.shots
+    if options.forward_only and shots is None and backend.capabilities.supports_shots:
+        shots = FORWARD_ONLY_SHOTS
+    return RuntimeConfig(
+        backend=name, shots=shots, seed=options.seed, dry_run=options.dry_run, forward_only=options.forward_only
     )
-    host.create_backend(runtime.backend, runtime.backend_options)
-    return runtime
 
 
 def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, MethodRecipe]:
@@ -151,11 +159,21 @@ def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, Meth
         raise QwthnError(
             f"--config {options.config} is a {override.method} config but --method is {options.method}; make them agree"
         )
+    if options.init_adapter is not None:
+        if override is not None:
+            raise QwthnError("--init-adapter brings its own config; leave out --config")
+        override = read_adapter_config(options.init_adapter)
+        if options.method not in (None, override.method):
+            raise QwthnError(
+                f"--init-adapter {options.init_adapter} holds a {override.method} adapter but --method is "
+                f"{options.method}; make them agree"
+            )
+        options.method = override.method
     methods = {}
     for name in [options.method] if options.method else DEFAULT_METHODS:
         method = recipe.method(name)
         adapter = override if override is not None and override.method == name else method.adapter
-        if "seed" in type(adapter).model_fields and adapter.seed is None:
+        if options.init_adapter is None and "seed" in type(adapter).model_fields and adapter.seed is None:
             adapter = adapter.model_copy(update={"seed": options.seed})
         steps = options.max_steps if options.max_steps is not None else method.steps
         methods[name] = MethodRecipe(adapter, steps, method.learning_rate, method.batch_size)
@@ -183,7 +201,7 @@ def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> RunPlan:
     runtime = _resolve_runtime(options)
     dataset = load_jsonl(options.dataset) if options.dataset is not None else None
     output = _resolve_output(options.output)
-    return RunPlan(methods=methods, runtime=runtime, output=output, dataset=dataset, recipe=recipe)
+    return RunPlan(methods, runtime, output, dataset, recipe, init_adapter=options.init_adapter)
 
 
 def _examples(plan: RunPlan) -> tuple[list[Example], list[Example], str]:
@@ -229,15 +247,26 @@ def _evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, held_o
     }
 
 
+def _adapt(model: PreTrainedModel, method: MethodRecipe, runtime: RuntimeConfig, init: Path | None) -> InjectionReport:
+    """A fresh adapter, or (with --init-adapter) a saved one to train further, e.g. forward-only on hardware."""
+    if init is None:
+        return inject_adapter(model, method.adapter, Runtime.from_config(runtime))
+    shared = Runtime.from_config(runtime)
+    load_adapter(model, init, shared)
+    targets = tuple(adapter_layers(model))
+    return InjectionReport(targets, *count_parameters(model), shared)
+
+
 def _finetune_one(
-    name: str, method: MethodRecipe, runtime: RuntimeConfig, base: tuple, train_set: list[Example],
-    held_out: list[Example], seed: int, max_length: int, output: Path,
+    name: str, method: MethodRecipe, plan: RunPlan, base: tuple, train_set: list[Example],
+    held_out: list[Example], seed: int,
 ) -> dict:  # fmt: skip
     """Inject, train, evaluate and save one adapter on `base`, a freshly loaded (model, tokenizer)."""
     model, tokenizer = base
+    runtime, max_length, output = plan.runtime, plan.recipe.max_length, plan.output
     torch.manual_seed(seed)
     label = method.adapter.describe()
-    report = inject_adapter(model, method.adapter, Runtime.from_config(runtime))
+    report = _adapt(model, method, runtime, plan.init_adapter)
     encoded = [encode_example(tokenizer, example, max_length) for example in train_set]
     batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, seed)
     settings = TrainSettings(steps=method.steps, learning_rate=method.learning_rate)
@@ -323,7 +352,7 @@ def dry_run_finetune(plan: RunPlan, options: FinetuneOptions, console: Console) 
     for name, method in plan.methods.items():
         model, tokenizer = load()
         torch.manual_seed(options.seed)
-        injected = inject_adapter(model, method.adapter, Runtime.from_config(plan.runtime))
+        injected = _adapt(model, method, plan.runtime, plan.init_adapter)
         encoded = [encode_example(tokenizer, example, plan.recipe.max_length) for example in train_set]
         batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, options.seed)
         train(model, batches, TrainSettings(steps=1, learning_rate=method.learning_rate), f"dry run of {name}")
@@ -363,9 +392,7 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
     methods = {}
     for name, method in plan.methods.items():
         fresh = unused.pop() if unused else load()
-        methods[name] = _finetune_one(
-            name, method, plan.runtime, fresh, train_set, held_out, options.seed, plan.recipe.max_length, plan.output
-        )
+        methods[name] = _finetune_one(name, method, plan, fresh, train_set, held_out, options.seed)
     metrics = {
         "output": str(plan.output),
         "seed": options.seed,

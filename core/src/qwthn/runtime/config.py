@@ -31,6 +31,11 @@ class RuntimeConfig(BaseModel):
     )
     retries: int = Field(default=3, ge=0, description="re-submissions of a chunk after a transient backend failure")
     retry_backoff: float = Field(default=0.5, ge=0, description="seconds before the first retry, doubling each time")
+    forward_only: bool = Field(
+        default=False,
+        description="circuits run forward only: circuit weights frozen and no gradient through any circuit "
+        "(how the QTHA authors ran their chip); the classical parts still train",
+    )
     dry_run: bool = Field(
         default=False, description="count calls, circuits, rows and shots (and estimated device time) without sending"
     )
