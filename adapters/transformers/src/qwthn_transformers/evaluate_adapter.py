@@ -44,15 +44,21 @@ class EvaluateOptions:
     dry_run: bool = False
 
 
+def parse_backend_options(text: str | None) -> dict[str, Any]:
+    """--backend-options: a JSON object, or one line saying what is wrong with it."""
+    if text is None:
+        return {}
+    try:
+        backend_options = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise QwthnError(f"--backend-options is not valid JSON ({error.msg}); pass an object like '{{}}'") from None
+    if not isinstance(backend_options, dict):
+        raise QwthnError("--backend-options must be a JSON object, e.g. '{\"dtype\": \"complex128\"}'")
+    return backend_options
+
+
 def _runtime(options: EvaluateOptions) -> RuntimeConfig:
-    backend_options: Any = {}
-    if options.backend_options is not None:
-        try:
-            backend_options = json.loads(options.backend_options)
-        except json.JSONDecodeError as error:
-            raise QwthnError(f"--backend-options is not valid JSON ({error.msg}); pass an object like '{{}}'") from None
-        if not isinstance(backend_options, dict):
-            raise QwthnError("--backend-options must be a JSON object, e.g. '{\"dtype\": \"complex128\"}'")
+    backend_options = parse_backend_options(options.backend_options)
     if options.shots is not None and options.shots < 1:
         raise QwthnError(f"--shots must be at least 1, got {options.shots}")
     runtime = RuntimeConfig(

@@ -90,7 +90,12 @@ def inject_adapter(
         raise QwthnError("this model already carries a qwthn adapter; build or load a fresh base model first")
     layer_class = host.methods.get(config.method).layer_class
     targets = find_target_modules(model, config.target_modules)
-    shared = runtime if isinstance(runtime, Runtime) else Runtime.from_config(runtime)
+    if isinstance(runtime, Runtime):
+        shared = runtime
+    elif runtime is None and not config.runs_circuits:
+        shared = Runtime.classical()  # LoRA or a dequantized adapter: no backend plugin needed
+    else:
+        shared = Runtime.from_config(runtime)
     model.requires_grad_(False)
     for index, name in enumerate(targets):
         parent_name, _, child_name = name.rpartition(".")

@@ -54,20 +54,45 @@ def _write_atomically(path: Path, write) -> None:
         raise
 
 
+def write_adapter(
+    directory: str | Path, config: AdapterConfig, state: dict[str, torch.Tensor], base: str | None
+) -> Path:
+    """The two adapter files, each written atomically (weights first, so a config never points at nothing)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {**config.model_dump(mode="json"), "qwthn_version": __version__}
+    if base:
+        meta["base_model_name_or_path"] = base
+    _write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(state, path))
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    _write_atomically(directory / CONFIG_NAME, lambda path: Path(path).write_text(text, encoding="utf-8"))
+    return directory
+
+
 def save_adapter(model: nn.Module, directory: str | Path) -> Path:
     config = getattr(model, CONFIG_ATTRIBUTE, None)
     if config is None:
         raise QwthnError("this model has no qwthn adapter to save; call inject_adapter or load_adapter first")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    meta = {**config.model_dump(mode="json"), "qwthn_version": __version__}
     base = getattr(getattr(model, "config", None), "_name_or_path", None)
-    if base:
-        meta["base_model_name_or_path"] = base
-    _write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(adapter_state_dict(model), path))
-    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    _write_atomically(directory / CONFIG_NAME, lambda path: Path(path).write_text(text, encoding="utf-8"))
-    return directory
+    return write_adapter(directory, config, adapter_state_dict(model), base)
+
+
+def read_adapter_weights(directory: str | Path) -> dict[str, torch.Tensor]:
+    weights_path = Path(directory) / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise QwthnError(f"no {WEIGHTS_NAME} in {directory}; the adapter directory is incomplete")
+    try:
+        return load_file(weights_path)
+    except (SafetensorError, OSError) as error:
+        raise QwthnError(f"{weights_path} is not a readable safetensors file: {error}") from None
+
+
+def base_model_name(directory: str | Path) -> str | None:
+    """The base model recorded in an adapter's config file, if any."""
+    try:
+        return json.loads((Path(directory) / CONFIG_NAME).read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def read_adapter_config(directory: str | Path) -> AdapterConfig:
@@ -92,13 +117,7 @@ def load_adapter(
     to run an adapter trained on the emulator elsewhere; the saved files are not touched.
     """
     config = read_adapter_config(directory)
-    weights_path = Path(directory) / WEIGHTS_NAME
-    if not weights_path.is_file():
-        raise QwthnError(f"no {WEIGHTS_NAME} in {directory}; the adapter directory is incomplete")
-    try:
-        state = load_file(weights_path)
-    except (SafetensorError, OSError) as error:
-        raise QwthnError(f"{weights_path} is not a readable safetensors file: {error}") from None
+    state = read_adapter_weights(directory)
     inject_adapter(model, config, runtime)
     expected = adapter_state_dict(model)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))

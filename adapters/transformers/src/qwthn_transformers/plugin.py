@@ -1,11 +1,12 @@
-"""Registers `qwthn finetune` and `qwthn evaluate` with the core command line (the `qwthn_register_commands` hook)."""
+"""Registers `qwthn finetune`, `evaluate` and `dequantize` with the core command line (`qwthn_register_commands`)."""
 
 from qwthn import hookimpl
 
 
 @hookimpl
 def qwthn_register_commands(app):
-    from qwthn_transformers.commands import evaluate, finetune
+    from qwthn_transformers.commands import dequantize, evaluate, finetune
 
     app.command()(finetune)
     app.command()(evaluate)
+    app.command()(dequantize)

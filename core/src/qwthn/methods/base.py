@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar, Literal, Union
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 if TYPE_CHECKING:
+    from qwthn.contract.circuit import Circuit
     from qwthn.runtime.executor import Runtime
 
 TargetModules = Union[list[str], str]
@@ -46,6 +47,40 @@ class AdapterConfig(BaseModel):
     def describe(self) -> str:
         """A short name for reports, e.g. 'LoRA r=4'."""
         return self.label or self.method
+
+    @property
+    def runs_circuits(self) -> bool:
+        """Whether its layers may need a quantum backend; if not, injection needs no backend plugin."""
+        return True
+
+
+class CircuitAdapterConfig(AdapterConfig):
+    """An adapter with a quantum circuit, which runs either on a backend or as its exact classical form."""
+
+    qnn_form: Literal["circuit", "fourier"] = Field(
+        default="circuit",
+        description="'circuit': run the QNN on the runtime's backend; 'fourier': its exact Fourier series "
+        "(written by `qwthn dequantize`, or trained from scratch), with no quantum backend",
+    )
+
+    def circuit(self) -> Circuit | None:
+        """The circuit each adapted layer runs (None for variants without one)."""
+        return None
+
+    @property
+    def runs_circuits(self) -> bool:
+        return self.qnn_form == "circuit" and self.circuit() is not None
+
+
+def circuit_module(config: CircuitAdapterConfig, runtime: Runtime, *, init_seed: int | None = None) -> nn.Module:
+    """The layer's QNN: a `QuantumLayer` on the runtime, or the circuit's `FourierSeries` (no backend)."""
+    from qwthn.runtime.fourier import FourierSeries
+    from qwthn.runtime.quantum_layer import QuantumLayer
+
+    circuit = config.circuit()
+    if config.qnn_form == "fourier":
+        return FourierSeries(circuit, init_seed=init_seed)
+    return QuantumLayer(circuit, runtime, init_seed=init_seed)
 
 
 class AdapterLayer(nn.Module):

@@ -92,6 +92,23 @@ class SeedStream:
         return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in call.spawn(n_chunks)]
 
 
+class NoCircuits(QuantumBackend):
+    """The backend of a runtime for adapters that run no circuit (LoRA, dequantized adapters): refuses any."""
+
+    name = "none"
+    description = "no quantum backend: for adapters that run no circuit"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(max_qubits=1, native_gates=frozenset(), gradient="autograd", supports_shots=False)
+
+    def compile(self, circuit: Circuit) -> Any:
+        raise CapabilityError("this runtime has no quantum backend; pass a RuntimeConfig naming one")
+
+    def evaluate(self, compiled: Any, inputs: torch.Tensor, weights: torch.Tensor, *, shots=None, seed=None):
+        raise CapabilityError("this runtime has no quantum backend; pass a RuntimeConfig naming one")
+
+
 class Runtime:
     """Runs prepared circuits on one backend for every layer of a model."""
 
@@ -133,6 +150,11 @@ class Runtime:
             retries=config.retries, retry_backoff=config.retry_backoff, tracker=tracker, dry_run=config.dry_run,
             forward_only=config.forward_only,
         )  # fmt: skip
+
+    @classmethod
+    def classical(cls) -> Runtime:
+        """For adapters that run no circuit: needs no backend plugin installed."""
+        return cls(NoCircuits())
 
     @property
     def capabilities(self) -> Capabilities:

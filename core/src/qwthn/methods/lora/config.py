@@ -19,3 +19,7 @@ class LoRAConfig(AdapterConfig):
 
     def describe(self) -> str:
         return f"LoRA r={self.r}"
+
+    @property
+    def runs_circuits(self) -> bool:
+        return False

@@ -7,11 +7,14 @@ this config model and differ only in which components the layer builds (`Archite
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, create_model, model_validator
 
-from qwthn.methods.base import AdapterConfig
+from qwthn.methods.base import CircuitAdapterConfig
+
+if TYPE_CHECKING:
+    from qwthn.contract.circuit import Circuit
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ VARIANTS: dict[str, Architecture] = {
 """Method name -> components, as the authors' `qpeft_arch` values build them (QLLM-peft, tuners/lora/layer.py)."""
 
 
-class QTHAConfig(AdapterConfig):
+class QTHAConfig(CircuitAdapterConfig):
     """The authors' layer: W0 x + (alpha / r) * MPO_B(B(QW q + CW h)), h = A(MPO_A(x)), q = <Z>(QNN(h)).
 
     Defaults are theirs: r = 4 qubits, L = r circuit layers, MPOs of 4 cores with bond 8 through a
@@ -81,8 +84,14 @@ class QTHAConfig(AdapterConfig):
             raise ValueError("the QNN's CRZ rings need r >= 2 qubits; raise r")
         return self
 
+    def circuit(self) -> Circuit | None:
+        from qwthn.methods.qtha.circuit import build_qtha_circuit
+
+        return build_qtha_circuit(self.r, self.circuit_layers) if self.architecture.branch == "qnn" else None
+
     def describe(self) -> str:
-        return f"{self.method} r={self.r} ({self.architecture.code})"
+        form = ", dequantized" if self.qnn_form == "fourier" and self.circuit() is not None else ""
+        return f"{self.method} r={self.r} ({self.architecture.code}{form})"
 
     def for_layer(self, index: int) -> QTHAConfig:
         return self if self.seed is None else self.model_copy(update={"seed": self.seed + index})

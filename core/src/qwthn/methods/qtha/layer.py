@@ -11,12 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qwthn.methods.base import AdapterLayer
-from qwthn.methods.qtha.circuit import build_qtha_circuit
+from qwthn.methods.base import AdapterLayer, circuit_module
 from qwthn.methods.qtha.config import QTHAConfig
 from qwthn.methods.qwthn.mpo import MPOLinear, factorize
 from qwthn.runtime.executor import Runtime
-from qwthn.runtime.quantum_layer import QuantumLayer
 
 AUTHORS_MODES: dict[int, tuple[int, ...]] = {
     256: (4, 4, 4, 4), 512: (8, 4, 4, 4), 1024: (8, 8, 4, 4), 2048: (8, 8, 8, 4), 2560: (8, 8, 8, 5),
@@ -73,7 +71,7 @@ class QTHALinear(AdapterLayer):
             self.dense_down = kaiming_linear(width_in, r, generator)
             self.dense_up = kaiming_linear(r, width_out, generator, zero=not arch.mpo)
         if arch.branch == "qnn":
-            self.qnn = QuantumLayer(build_qtha_circuit(r, config.circuit_layers), runtime, init_seed=config.seed)
+            self.qnn = circuit_module(config, runtime, init_seed=config.seed)
             self.quantum_weight = kaiming_linear(r, r, generator)
         elif arch.branch == "mlp":
             layers: list[nn.Module] = []

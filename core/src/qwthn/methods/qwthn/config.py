@@ -7,14 +7,17 @@ QWTHN trains under 30% of LoRA r=4's parameters (the paper's "76% fewer");
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from qwthn.methods.base import AdapterConfig
+from qwthn.methods.base import CircuitAdapterConfig
+
+if TYPE_CHECKING:
+    from qwthn.contract.circuit import Circuit
 
 
-class QWTHNConfig(AdapterConfig):
+class QWTHNConfig(CircuitAdapterConfig):
     """W0 x + scale * U(fuse(z, QNN(z))), z = D(x); D and U are MPOs (docs/algorithm.md)."""
 
     label: ClassVar[str] = "QWTHN"
@@ -40,6 +43,14 @@ class QWTHNConfig(AdapterConfig):
                 "fusion 'weighted' needs readout 'expval_z' (it multiplies z by <Z_i>); or use fusion 'linear'"
             )
         return self
+
+    def circuit(self) -> Circuit:
+        from qwthn.methods.qwthn.ansatz import circuit_for
+
+        return circuit_for(self)
+
+    def describe(self) -> str:
+        return "QWTHN (dequantized)" if self.qnn_form == "fourier" else "QWTHN"
 
     def for_layer(self, index: int) -> QWTHNConfig:
         """Distinct, reproducible initial weights per layer, so adapted layers do not start identical."""

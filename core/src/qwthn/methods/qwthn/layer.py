@@ -7,12 +7,10 @@ import math
 import torch
 from torch import nn
 
-from qwthn.methods.base import AdapterLayer
-from qwthn.methods.qwthn.ansatz import circuit_for
+from qwthn.methods.base import AdapterLayer, circuit_module
 from qwthn.methods.qwthn.config import QWTHNConfig
 from qwthn.methods.qwthn.mpo import MPOLinear
 from qwthn.runtime.executor import Runtime
-from qwthn.runtime.quantum_layer import QuantumLayer
 
 
 def encode_angles(z: torch.Tensor) -> torch.Tensor:
@@ -35,10 +33,10 @@ class QWTHNLinear(AdapterLayer):
         super().__init__(base_layer, config, runtime)
         self.fusion, self.scale = config.fusion, config.scale
         generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
-        circuit = circuit_for(config)
+        circuit = config.circuit()
         mpo = {"bond_dim": config.bond_dim, "n_cores": config.mpo_cores, "generator": generator}
         self.down = MPOLinear(self.in_features, config.n_qubits, **mpo)
-        self.qnn = QuantumLayer(circuit, runtime, init_seed=config.seed)
+        self.qnn = circuit_module(config, runtime, init_seed=config.seed)
         if self.fusion == "weighted":
             fused_width = config.n_qubits
         else:

@@ -1,0 +1,95 @@
+"""`qwthn dequantize`: a trained adapter's circuits become their exact Fourier series, loadable with no backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from tiny_models import tiny_qwen2
+
+from qwthn import LoRAConfig, QWTHNConfig, parse_adapter_config
+from qwthn.errors import QwthnError
+from qwthn.runtime.fourier import FourierSeries
+from qwthn_transformers import inject_adapter, load_adapter, save_adapter
+from qwthn_transformers.dequantize import dequantize_adapter
+
+
+def trained(tmp_path, config, name="adapter"):
+    model = tiny_qwen2(seed=1)
+    inject_adapter(model, config)
+    tokens = torch.randint(0, 97, (4, 12), generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    for _ in range(5):
+        optimizer.zero_grad()
+        model(tokens, labels=tokens).loss.backward()
+        optimizer.step()
+    save_adapter(model, tmp_path / name)
+    return model.eval(), tmp_path / name
+
+
+@pytest.mark.parametrize(
+    "config",
+    [QWTHNConfig(seed=0), QWTHNConfig(seed=0, reupload=True, readout="probs", fusion="linear"),
+     parse_adapter_config({"method": "qtha", "r": 3, "mpo_width": 16, "seed": 0})],
+    ids=["qwthn", "qwthn-reupload-probs", "qtha-r3"],
+)  # fmt: skip
+def test_a_trained_adapter_dequantizes_to_the_same_model(tmp_path, config):
+    model, adapter = trained(tmp_path, config)
+    tokens = torch.randint(0, 97, (3, 10), generator=torch.Generator().manual_seed(4))
+    expected = model(tokens).logits
+    report = dequantize_adapter(adapter, tmp_path / "classical")
+    assert report["layers"] == 4 and report["max_abs_difference"] < 1e-5
+
+    fresh = tiny_qwen2(seed=1)
+    loaded = load_adapter(fresh, tmp_path / "classical")  # no runtime given: none is needed
+    assert loaded.qnn_form == "fourier" and fresh.qwthn_runtime.backend.name == "none"
+    assert sum(isinstance(m, FourierSeries) for m in fresh.modules()) == 4
+    torch.testing.assert_close(fresh.eval()(tokens).logits, expected, atol=1e-5, rtol=0)
+
+
+def test_dequantized_adapter_runs_with_no_backend_plugin_installed(tmp_path):
+    _, adapter = trained(tmp_path, QWTHNConfig(seed=0))
+    dequantize_adapter(adapter, tmp_path / "classical")
+    script = (
+        "import torch, sys; sys.path.insert(0, sys.argv[2]);"
+        "from tiny_models import tiny_qwen2; from qwthn_transformers import load_adapter;"
+        "from qwthn.plugins import host;"
+        "assert 'emulator' not in [e.name for e in host.backends()];"
+        "m = tiny_qwen2(seed=1); load_adapter(m, sys.argv[1]); print(m.qwthn_runtime.backend.name)"
+    )
+    tests = os.path.dirname(__file__)
+    env = {**os.environ, "QWTHN_PLUGINS": "qwthn-transformers"}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "classical"), tests], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "none"
+
+
+def test_adapters_without_circuits_and_taken_outputs_are_refused(tmp_path):
+    _, lora = trained(tmp_path, LoRAConfig(r=2), name="lora")
+    with pytest.raises(QwthnError, match="runs no circuit"):
+        dequantize_adapter(lora, tmp_path / "out")
+    _, adapter = trained(tmp_path, QWTHNConfig(seed=0))
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("keep")
+    with pytest.raises(QwthnError, match="not an empty directory"):
+        dequantize_adapter(adapter, tmp_path / "taken")
+    assert (tmp_path / "taken" / "x").read_text() == "keep"
+
+
+def test_cli_dequantize_prints_one_line_and_exits_2_on_bad_input(tmp_path):
+    _, adapter = trained(tmp_path, QWTHNConfig(seed=0))
+    cli = [sys.executable, "-m", "qwthn"]
+    done = subprocess.run([*cli, "dequantize", str(adapter), str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "dequantized 4 qwthn layer(s)" in done.stdout
+    assert json.loads((tmp_path / "out" / "adapter_config.json").read_text())["qnn_form"] == "fourier"
+    again = subprocess.run([*cli, "dequantize", str(adapter), str(tmp_path / "out")], capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert again.stderr.strip().count("\n") == 0 and "not an empty directory" in again.stderr
