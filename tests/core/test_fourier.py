@@ -81,7 +81,7 @@ def test_dequantize_state_replaces_each_circuit_and_refuses_what_it_cannot(exact
     assert new_config.qnn_form == "fourier" and new_config.runs_circuits is False
     assert set(new_state) == {"a.qnn.coefficients", "a.down.cores.0", "b.qnn.coefficients"}
     assert new_state["a.qnn.coefficients"].shape == (3, 3, 2)
-    with pytest.raises(QwthnError, match="already dequantized"):
+    with pytest.raises(QwthnError, match="not a circuit"):
         dequantize_state(new_config, new_state, exact)
     with pytest.raises(QwthnError, match="runs no circuit"):
         dequantize_state(parse("qtha-mpo"), {}, exact)

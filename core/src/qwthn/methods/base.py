@@ -55,12 +55,14 @@ class AdapterConfig(BaseModel):
 
 
 class CircuitAdapterConfig(AdapterConfig):
-    """An adapter with a quantum circuit, which runs either on a backend or as its exact classical form."""
+    """An adapter with a quantum circuit, which runs on a backend, as its exact classical form, or as a control."""
 
-    qnn_form: Literal["circuit", "fourier"] = Field(
+    qnn_form: Literal["circuit", "frozen", "fourier", "mlp", "none"] = Field(
         default="circuit",
-        description="'circuit': run the QNN on the runtime's backend; 'fourier': its exact Fourier series "
-        "(written by `qwthn dequantize`, or trained from scratch), with no quantum backend",
+        description="'circuit': the QNN on the runtime's backend; 'frozen': the same with its random initial "
+        "weights frozen; 'fourier': its exact Fourier series (written by `qwthn dequantize`, or trained from "
+        "scratch), no backend; 'mlp': a classical MLP of the same widths and about its parameter count; "
+        "'none': the QNN removed (ablation controls)",
     )
 
     def circuit(self) -> Circuit | None:
@@ -69,18 +71,22 @@ class CircuitAdapterConfig(AdapterConfig):
 
     @property
     def runs_circuits(self) -> bool:
-        return self.qnn_form == "circuit" and self.circuit() is not None
+        return self.qnn_form in ("circuit", "frozen") and self.circuit() is not None
+
+    def form_note(self) -> str:
+        """How reports mark a QNN that is not the trainable circuit, e.g. ' (Fourier form)'."""
+        if self.circuit() is None:
+            return ""
+        return FORM_NOTES[self.qnn_form]
 
 
-def circuit_module(config: CircuitAdapterConfig, runtime: Runtime, *, init_seed: int | None = None) -> nn.Module:
-    """The layer's QNN: a `QuantumLayer` on the runtime, or the circuit's `FourierSeries` (no backend)."""
-    from qwthn.runtime.fourier import FourierSeries
-    from qwthn.runtime.quantum_layer import QuantumLayer
-
-    circuit = config.circuit()
-    if config.qnn_form == "fourier":
-        return FourierSeries(circuit, init_seed=init_seed)
-    return QuantumLayer(circuit, runtime, init_seed=init_seed)
+FORM_NOTES = {
+    "circuit": "",
+    "frozen": " (frozen random QNN)",
+    "fourier": " (Fourier form)",
+    "mlp": " (MLP instead of QNN)",
+    "none": " (no QNN)",
+}
 
 
 class AdapterLayer(nn.Module):

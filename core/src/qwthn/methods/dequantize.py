@@ -26,8 +26,8 @@ def dequantize_state(
     circuit = config.circuit() if isinstance(config, CircuitAdapterConfig) else None
     if circuit is None:
         raise QwthnError(f"a {config.method} adapter runs no circuit; there is nothing to dequantize")
-    if config.qnn_form == "fourier":
-        raise QwthnError("this adapter is already dequantized (qnn_form 'fourier')")
+    if config.qnn_form not in ("circuit", "frozen"):
+        raise QwthnError(f"this adapter's QNN is not a circuit (qnn_form '{config.qnn_form}'); nothing to dequantize")
     if runtime.shots is not None or not runtime.capabilities.exact or runtime.capabilities.supports_noise:
         raise QwthnError(
             f"dequantizing needs exact, noiseless values; backend '{runtime.backend.name}' with shots="

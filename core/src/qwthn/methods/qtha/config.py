@@ -90,8 +90,7 @@ class QTHAConfig(CircuitAdapterConfig):
         return build_qtha_circuit(self.r, self.circuit_layers) if self.architecture.branch == "qnn" else None
 
     def describe(self) -> str:
-        form = ", dequantized" if self.qnn_form == "fourier" and self.circuit() is not None else ""
-        return f"{self.method} r={self.r} ({self.architecture.code}{form})"
+        return f"{self.method} r={self.r} ({self.architecture.code}){self.form_note()}"
 
     def for_layer(self, index: int) -> QTHAConfig:
         return self if self.seed is None else self.model_copy(update={"seed": self.seed + index})

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qwthn.methods.base import AdapterLayer, circuit_module
+from qwthn.methods.base import AdapterLayer
+from qwthn.methods.qnn import circuit_module
 from qwthn.methods.qtha.config import QTHAConfig
 from qwthn.methods.qwthn.mpo import MPOLinear, factorize
 from qwthn.runtime.executor import Runtime
@@ -72,7 +73,8 @@ class QTHALinear(AdapterLayer):
             self.dense_up = kaiming_linear(r, width_out, generator, zero=not arch.mpo)
         if arch.branch == "qnn":
             self.qnn = circuit_module(config, runtime, init_seed=config.seed)
-            self.quantum_weight = kaiming_linear(r, r, generator)
+            if self.qnn is not None:
+                self.quantum_weight = kaiming_linear(r, r, generator)
         elif arch.branch == "mlp":
             layers: list[nn.Module] = []
             for index in range(arch.mlp_layers):
@@ -92,7 +94,7 @@ class QTHALinear(AdapterLayer):
         if arch.dense:
             h = self.dense_down(hidden)
             fused = torch.zeros_like(h)
-            if arch.branch == "qnn":
+            if arch.branch == "qnn" and self.qnn is not None:
                 fused = fused + self.quantum_weight(self.qnn(h))
             elif arch.branch == "mlp":
                 fused = fused + self.mlp(h)

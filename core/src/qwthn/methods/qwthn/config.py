@@ -50,7 +50,7 @@ class QWTHNConfig(CircuitAdapterConfig):
         return circuit_for(self)
 
     def describe(self) -> str:
-        return "QWTHN (dequantized)" if self.qnn_form == "fourier" else "QWTHN"
+        return "QWTHN" + self.form_note()
 
     def for_layer(self, index: int) -> QWTHNConfig:
         """Distinct, reproducible initial weights per layer, so adapted layers do not start identical."""

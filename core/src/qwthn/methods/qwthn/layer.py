@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from qwthn.methods.base import AdapterLayer, circuit_module
+from qwthn.methods.base import AdapterLayer
+from qwthn.methods.qnn import circuit_module
 from qwthn.methods.qwthn.config import QWTHNConfig
 from qwthn.methods.qwthn.mpo import MPOLinear
 from qwthn.runtime.executor import Runtime
@@ -37,6 +38,7 @@ class QWTHNLinear(AdapterLayer):
         mpo = {"bond_dim": config.bond_dim, "n_cores": config.mpo_cores, "generator": generator}
         self.down = MPOLinear(self.in_features, config.n_qubits, **mpo)
         self.qnn = circuit_module(config, runtime, init_seed=config.seed)
+        self.n_outputs = circuit.n_outputs
         if self.fusion == "weighted":
             fused_width = config.n_qubits
         else:
@@ -48,7 +50,8 @@ class QWTHNLinear(AdapterLayer):
 
     def delta(self, inputs: torch.Tensor) -> torch.Tensor:
         z = self.down(inputs)
-        q = self.qnn(encode_angles(z))
+        # No QNN (the MPO-only control): q = 0, so u = z, or [a z; 0].
+        q = z.new_zeros(*z.shape[:-1], self.n_outputs) if self.qnn is None else self.qnn(encode_angles(z))
         if self.fusion == "weighted":
             fused = z * (1 + q)
         else:
