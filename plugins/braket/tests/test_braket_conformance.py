@@ -35,8 +35,8 @@ def test_braket_passes_the_conformance_suite(options, tmp_path):
     reasons = result.skip_reasons
     # skips only for what braket declares: CPU only, no coupling map, every gate of the table
     assert reasons and all("declares" in reason for reason in reasons), result.stdout
-    assert len(reasons) == 3, reasons
-    for expected in ("only devices ['cpu']", "no coupling map", "every gate of the gate table"):
+    assert len(reasons) == 4, reasons
+    for expected in ("only devices ['cpu']", "no coupling map", "every gate of the gate table", "core rewrites none"):
         assert any(expected in reason for reason in reasons), (expected, reasons)
     for test in (
         "test_batch_sizes\\[2\\*max_batch\\+1\\]",

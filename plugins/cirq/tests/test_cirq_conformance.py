@@ -30,7 +30,7 @@ def test_cirq_passes_the_conformance_suite(options, tmp_path):
     reasons = result.skip_reasons
     # skips only for what the backend declares: every gate, CPU only, no coupling map (and no max_batch unless set)
     assert reasons and all("declares" in reason for reason in reasons), result.stdout
-    expected = ["every gate of the gate table", "only devices", "no coupling map"]
+    expected = ["every gate of the gate table", "core rewrites none", "only devices", "no coupling map"]
     if "max_batch" not in options:
         expected.append("no max_batch")
     else:

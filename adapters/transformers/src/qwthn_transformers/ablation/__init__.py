@@ -1,0 +1,1 @@
+"""`qwthn ablate`: where does any gain come from? Arms x seeds x learning rates, resumable, with a verdict."""
