@@ -37,6 +37,7 @@ from qwthn.runtime import QuantumLayer, Runtime
 
 TARGET_VS_PENNYLANE = 35.0
 TARGET_VS_FLOOR = 1.25
+TARGET_REGIME_VS_FLOOR = 2.0
 MAX_AMPLITUDES = 1 << 24
 """Cost-table cells with batch * 2^n above this (128 MiB per complex64 state) are skipped."""
 
@@ -176,6 +177,45 @@ def head_to_head(n_qubits: int, n_layers: int, batch: int, repeats: int) -> dict
     return interleaved_medians(steps, repeats)
 
 
+def fourier_model(circuit: Circuit, weights: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The circuit through its exact Fourier series, differentiable in the weights as in training.
+
+    Each call evaluates the circuit on its small grid (3^n rows without re-uploading) through the
+    emulator, turns those values into the series' coefficients (linear, so autograd carries gradients
+    back to the weights) and evaluates the series on the whole batch: exact, and no state vectors
+    of batch size.
+    """
+    from qwthn.runtime.fourier import FourierSeries, coefficients_from_values, grid
+
+    layer = emulator_model(circuit, weights)
+    series = FourierSeries(circuit)
+    points = grid(series.frequencies).to(torch.float32)
+
+    def model(inputs: torch.Tensor) -> torch.Tensor:
+        coefficients = coefficients_from_values(layer(points), series.frequencies).to(inputs.dtype)
+        del series.coefficients
+        series.coefficients = coefficients
+        return series(inputs)
+
+    return model
+
+
+def adapter_regime(n_qubits: int, n_layers: int, batch: int, rounds: int) -> dict[str, float]:
+    """The regime an adapter runs the emulator in (small n, a batch of tokens): emulator, Fourier path, floor."""
+    generator = torch.Generator().manual_seed(2)
+    circuit = qnn_circuit(n_qubits, n_layers)
+    weights = torch.rand(circuit.n_weights, generator=generator) * 2 * torch.pi
+    inputs = (torch.rand(batch, n_qubits, generator=generator) * torch.pi).requires_grad_()
+    emulator, fourier = emulator_model(circuit, weights), fourier_model(circuit, weights)
+    torch.testing.assert_close(fourier(inputs), emulator(inputs), atol=1e-4, rtol=0)
+    steps = {
+        "emulator": (forward_backward(emulator, inputs), 2),
+        "fourier path": (forward_backward(fourier, inputs), 2),
+        "floor": (floor_step(batch, n_qubits, generator), 2),
+    }
+    return interleaved_medians(steps, rounds)
+
+
 def cost_table(qubits: range, batches: tuple[int, ...], n_layers: int, repeats: int) -> list[list[str]]:
     generator = torch.Generator().manual_seed(1)
     rows = []
@@ -201,6 +241,7 @@ def main() -> None:
     parser.add_argument("--markdown", metavar="PATH", help="write the results as markdown to PATH")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--no-table", action="store_true", help="only the n=8 head-to-head, no cost table")
+    parser.add_argument("--regime", action="store_true", help="only the adapter regime: n=4, L=2, batch 65536")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -214,6 +255,18 @@ def main() -> None:
 
     machine = f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
     print(f"torch {torch.__version__}, {machine}, {load()}")
+    regime = adapter_regime(4, 2, 256 if args.smoke else 65536, 1 if args.smoke else 5)
+    regime_lines = [
+        f"Adapter regime n=4, L=2, batch={256 if args.smoke else 65536}, forward+backward (median):",
+        *(
+            f"- {name}: {seconds * 1e3:.1f} ms ({seconds / regime['floor']:.2f}x the floor)"
+            for name, seconds in regime.items()
+        ),
+        f"- target: emulator within {TARGET_REGIME_VS_FLOOR:g}x the floor",
+    ]
+    print("\n".join(regime_lines))
+    if args.regime:
+        return
     result = head_to_head(n_qubits, n_layers, batch, repeats)
     speedup = result["pennylane"] / result["emulator"]
     vs_floor = result["emulator"] / result["floor"]
@@ -239,6 +292,8 @@ def main() -> None:
     if args.markdown:
         lines = [
             f"torch {torch.__version__}, {machine}; {load()} at the end",
+            "",
+            *regime_lines,
             "",
             *summary,
             "",

@@ -25,6 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 USAGE_ERROR = 2
+INTERRUPTED = 130
+"""The shell's status for a command ended by SIGINT."""
 
 
 def _version(value: bool) -> None:
@@ -78,3 +80,14 @@ def main(argv: list[str] | None = None) -> Any:
     except QwthnError as error:
         print_error(str(error))
         sys.exit(USAGE_ERROR)
+    except KeyboardInterrupt:
+        _interrupted()
+    except SystemExit as exit_:  # typer turns Ctrl-C into a silent exit 130
+        if exit_.code == INTERRUPTED:
+            _interrupted()
+        raise
+
+
+def _interrupted() -> None:
+    Console(stderr=True, highlight=False).print("interrupted (Ctrl-C)", markup=False)
+    sys.exit(INTERRUPTED)

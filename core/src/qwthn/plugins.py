@@ -101,6 +101,7 @@ class PluginHost:
         self._manager: pluggy.PluginManager | None = None
         self._backends: dict[str, BackendEntry] = {}
         self._broken: list[BrokenPlugin] = []
+        self._hidden: list[str] = []
         self._infos: dict[int, PluginInfo] = {}
         self._methods = MethodRegistry()
         self._apps: list[Any] = []
@@ -126,6 +127,7 @@ class PluginHost:
         allow = {name.strip() for name in allowed.split(",") if name.strip()} if allowed is not None else None
         for entry_point in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
             if allow is not None and entry_point.name not in allow:
+                self._hidden.append(entry_point.name)
                 continue
             dist = entry_point.dist
             info = PluginInfo(
@@ -213,13 +215,26 @@ class PluginHost:
         self.manager  # noqa: B018
         return list(self._broken)
 
+    def hidden_note(self) -> str | None:
+        """One line saying which installed plugins the allow-list variable hides, if it hides any."""
+        self.manager  # noqa: B018
+        if not self._hidden:
+            return None
+        return (
+            f"{ALLOW_LIST_ENV}={os.environ.get(ALLOW_LIST_ENV, '')!r} hides installed plugins "
+            f"{', '.join(sorted(set(self._hidden)))}; add them to it or unset {ALLOW_LIST_ENV}"
+        )
+
     def backend_entry(self, name: str) -> BackendEntry:
         self.manager  # noqa: B018
         entry = self._backends.get(name)
         if entry is None:
             installed = ", ".join(sorted(self._backends)) or "none"
             broken = "".join(f"; plugin '{b.plugin.name}' is broken: {b.reason}" for b in self._broken)
-            if name in _core_extras():
+            hidden = self.hidden_note()
+            if hidden is not None:
+                hint = hidden
+            elif name in _core_extras():
                 hint = f"install its plugin: pip install 'qwthn[{name}]'"
             else:
                 hint = "no qwthn extra provides it; install the plugin that does (see docs/plugins.md)"

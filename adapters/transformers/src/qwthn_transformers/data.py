@@ -32,14 +32,22 @@ class Example:
 def load_jsonl(path: str | Path) -> list[Example]:
     """Read a JSONL file with one {"prompt": str, "response": str} object per line (blank lines skipped)."""
     path = Path(path)
+    if path.is_dir():
+        raise QwthnError(f"dataset {path} is a directory; pass --dataset a JSONL file with prompt/response lines")
     if not path.is_file():
         raise QwthnError(f"dataset file {path} does not exist; pass --dataset a JSONL file with prompt/response lines")
     examples: list[Example] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            examples.append(_parse_line(path, number, line))
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise QwthnError(f"dataset {path} is not UTF-8 (line {line}, byte {error.start}); save it as UTF-8") from None
+    except OSError as error:
+        raise QwthnError(f"cannot read dataset {path}: {error.strerror}; check its permissions") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        examples.append(_parse_line(path, number, line))
     if not examples:
         raise QwthnError(f'dataset {path} has no examples; add lines like {{"prompt": "...", "response": "..."}}')
     return examples

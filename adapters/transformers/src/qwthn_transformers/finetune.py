@@ -8,6 +8,9 @@ loaded or trained, so a typo costs a second, not a pre-training run.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +29,7 @@ from qwthn.methods.lora import LoRAConfig
 from qwthn.methods.qwthn import QWTHNConfig
 from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
+from qwthn.runtime.executor import check_circuit
 from qwthn_transformers.data import Example, encode_example, load_jsonl, split_examples
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
@@ -190,7 +194,28 @@ def _resolve_output(output: Path | None) -> Path:
             output = Path("runs") / f"finetune-{stamp}-{suffix}"
     elif output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise QwthnError(f"output {output} already exists and is not an empty directory; pass a new --output")
+    ensure_writable(output, "--output")
     return output
+
+
+def ensure_writable(path: Path, flag: str) -> None:
+    """Create-and-remove a probe in the nearest existing parent: permissions, read-only mounts, root alike."""
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".qwthn-probe-", dir=parent))
+    except OSError as error:
+        raise QwthnError(f"cannot write {path} ({parent}: {error.strerror}); pass a writable {flag}") from None
+
+
+def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig) -> None:
+    """Each adapter's circuit against the backend's capabilities (qubits, gates, shots), before any model loads."""
+    shared = Runtime.from_config(runtime)
+    for method in methods.values():
+        if method.adapter.runs_circuits:
+            circuit = method.adapter.circuit()
+            check_circuit(shared.backend, shared.lower(circuit).circuit, shared.shots)
 
 
 def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> RunPlan:
@@ -199,6 +224,7 @@ def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> RunPlan:
         recipe = GENERIC_RECIPE if options.model else EMBEDDED_RECIPE
     methods = _resolve_methods(options, recipe)
     runtime = _resolve_runtime(options)
+    _check_circuits(methods, runtime)
     dataset = load_jsonl(options.dataset) if options.dataset is not None else None
     output = _resolve_output(options.output)
     return RunPlan(methods, runtime, output, dataset, recipe, init_adapter=options.init_adapter)
@@ -373,6 +399,20 @@ def dry_run_finetune(plan: RunPlan, options: FinetuneOptions, console: Console) 
     return {"dry_run": True, "runtime": plan.runtime.model_dump(mode="json"), "methods": report}
 
 
+def _abandon(output: Path, error: BaseException) -> None:
+    """A run that stopped early: its directory goes when nothing was finished, else it is marked incomplete."""
+    finished = [path.parent.name for path in output.glob("*/adapter_model.safetensors")]
+    if not finished:
+        shutil.rmtree(output, ignore_errors=True)
+        return
+    reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else " ".join(str(error).split())
+    (output / "INCOMPLETE").write_text(
+        f"this run stopped before it finished: {reason or type(error).__name__}\n"
+        f"finished adapters: {', '.join(sorted(finished))}; metrics.json was not written\n",
+        encoding="utf-8",
+    )
+
+
 def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict:
     """Run the comparison and write metrics.json, loss_curves.png and one adapter directory per method.
 
@@ -388,11 +428,15 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
     console = Console()
     console.print(f"base model: {base_info['name']}; {task_name}: {len(train_set)} train, {len(held_out)} held out")
     plan.output.mkdir(parents=True, exist_ok=True)
-    base = _evaluate(*unused[0], held_out, "base model")
-    methods = {}
-    for name, method in plan.methods.items():
-        fresh = unused.pop() if unused else load()
-        methods[name] = _finetune_one(name, method, plan, fresh, train_set, held_out, options.seed)
+    try:
+        base = _evaluate(*unused[0], held_out, "base model")
+        methods = {}
+        for name, method in plan.methods.items():
+            fresh = unused.pop() if unused else load()
+            methods[name] = _finetune_one(name, method, plan, fresh, train_set, held_out, options.seed)
+    except BaseException as error:
+        _abandon(plan.output, error)
+        raise
     metrics = {
         "output": str(plan.output),
         "seed": options.seed,

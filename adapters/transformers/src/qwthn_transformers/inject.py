@@ -21,6 +21,7 @@ from qwthn.runtime import Runtime, RuntimeConfig
 ALL_LINEAR = "all-linear"
 CONFIG_ATTRIBUTE = "qwthn_adapter_config"
 RUNTIME_ATTRIBUTE = "qwthn_runtime"
+FLAGS_ATTRIBUTE = "_qwthn_requires_grad"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ def inject_adapter(
     All adapted layers share one `Runtime` (built from `runtime`, default: the exact
     emulator): one backend, one compiled circuit, one tracker (`report.runtime.tracker`).
     """
+    if not isinstance(config, AdapterConfig):
+        raise QwthnError(
+            f"inject_adapter takes an adapter config, got {type(config).__name__}; build one with "
+            "parse_adapter_config({...}) or e.g. QWTHNConfig(...)"
+        )
     if getattr(model, CONFIG_ATTRIBUTE, None) is not None:
         raise QwthnError("this model already carries a qwthn adapter; build or load a fresh base model first")
     layer_class = host.methods.get(config.method).layer_class
@@ -96,16 +102,37 @@ def inject_adapter(
         shared = Runtime.classical()  # LoRA or a dequantized adapter: no backend plugin needed
     else:
         shared = Runtime.from_config(runtime)
+    flags = {name: param.requires_grad for name, param in model.named_parameters()}
     model.requires_grad_(False)
-    for index, name in enumerate(targets):
-        parent_name, _, child_name = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        layer = layer_class(getattr(parent, child_name), config.for_layer(index), shared)
-        setattr(parent, child_name, layer)
+    setattr(model, FLAGS_ATTRIBUTE, flags)
+    try:
+        for index, name in enumerate(targets):
+            parent_name, _, child_name = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            layer = layer_class(getattr(parent, child_name), config.for_layer(index), shared)
+            setattr(parent, child_name, layer)
+    except BaseException:
+        remove_adapter(model)  # a failure half-way leaves the model as it was
+        raise
     setattr(model, CONFIG_ATTRIBUTE, config)
     setattr(model, RUNTIME_ATTRIBUTE, shared)
     trainable, total = count_parameters(model)
     return InjectionReport(tuple(targets), trainable, total, shared)
+
+
+def remove_adapter(model: nn.Module) -> None:
+    """Undo `inject_adapter`: base layers back in place, the model's own trainable flags restored."""
+    for name, layer in adapter_layers(model).items():
+        parent_name, _, child_name = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child_name, layer.base_layer)
+    flags = getattr(model, FLAGS_ATTRIBUTE, {})
+    for name, param in model.named_parameters():
+        if name in flags:
+            param.requires_grad_(flags[name])
+    for attribute in (CONFIG_ATTRIBUTE, RUNTIME_ATTRIBUTE, FLAGS_ATTRIBUTE):
+        if hasattr(model, attribute):
+            delattr(model, attribute)
 
 
 def adapter_layers(model: nn.Module) -> dict[str, AdapterLayer]:

@@ -21,7 +21,7 @@ from qwthn.errors import QwthnError
 from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.runtime import Runtime, RuntimeConfig
-from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter
+from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter, remove_adapter
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
@@ -59,7 +59,12 @@ def write_adapter(
 ) -> Path:
     """The two adapter files, each written atomically (weights first, so a config never points at nothing)."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise QwthnError(f"{directory} is a file; save the adapter to a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise QwthnError(f"cannot create {directory}: {error.strerror}; save the adapter somewhere writable") from None
     meta = {**config.model_dump(mode="json"), "qwthn_version": __version__}
     if base:
         meta["base_model_name_or_path"] = base
@@ -103,6 +108,10 @@ def read_adapter_config(directory: str | Path) -> AdapterConfig:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise QwthnError(f"{path} is not valid JSON: {error}") from None
+    except UnicodeDecodeError:
+        raise QwthnError(f"{path} is not UTF-8 text; write it with save_adapter or as UTF-8 JSON") from None
+    if not isinstance(data, dict):
+        raise QwthnError(f"{path} holds a JSON {type(data).__name__}, not an object of adapter settings")
     for key in ("qwthn_version", "base_model_name_or_path"):
         data.pop(key, None)
     return parse_adapter_config(data, source=str(path))
@@ -119,6 +128,15 @@ def load_adapter(
     config = read_adapter_config(directory)
     state = read_adapter_weights(directory)
     inject_adapter(model, config, runtime)
+    try:
+        _copy_weights(model, state, directory)
+    except BaseException:
+        remove_adapter(model)  # a failed load leaves the base model as it was, ready for another try
+        raise
+    return config
+
+
+def _copy_weights(model: nn.Module, state: dict[str, torch.Tensor], directory: str | Path) -> None:
     expected = adapter_state_dict(model)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -127,11 +145,10 @@ def load_adapter(
             "load it onto the base model it was trained on"
         )
     parameters = dict(model.named_parameters())
+    for name, tensor in state.items():
+        if parameters[name].shape != tensor.shape:
+            raise QwthnError(f"adapter tensor {name} has shape {tuple(tensor.shape)}, the model expects "
+                             f"{tuple(parameters[name].shape)}; load it onto the base model it was trained on")
     with torch.no_grad():
         for name, tensor in state.items():
-            target = parameters[name]
-            if target.shape != tensor.shape:
-                raise QwthnError(f"adapter tensor {name} has shape {tuple(tensor.shape)}, the model expects "
-                                 f"{tuple(target.shape)}; load it onto the base model it was trained on")
-            target.copy_(tensor)
-    return config
+            parameters[name].copy_(tensor)

@@ -6,14 +6,26 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Literal, Union
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from torch import nn
+
+from qwthn.errors import QwthnError
 
 if TYPE_CHECKING:
     from qwthn.contract.circuit import Circuit
     from qwthn.runtime.executor import Runtime
 
 TargetModules = Union[list[str], str]
+
+
+def describe_validation_error(error: ValidationError, source: str) -> str:
+    """One line naming the first bad field and what it accepts."""
+    first = error.errors()[0]
+    location = [str(part) for part in first["loc"]]
+    message = first["msg"].removeprefix("Value error, ")
+    if not location:
+        return f"{source}: {message}"
+    return f"{source}: invalid '{'.'.join(location)}': {message} (got {first.get('input')!r})"
 
 
 class AdapterConfig(BaseModel):
@@ -27,6 +39,13 @@ class AdapterConfig(BaseModel):
 
     label: ClassVar[str] = ""
     method: str
+
+    def __init__(self, **data: object) -> None:
+        """Built in Python, a bad value is the same one-line error as in a config file."""
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise QwthnError(describe_validation_error(error, type(self).__name__)) from None
     target_modules: TargetModules = Field(
         default_factory=lambda: ["q_proj", "v_proj"],
         description="module names: exact or dotted suffix; a string is a regex (full match); 'all-linear'",

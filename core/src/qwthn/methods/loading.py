@@ -10,20 +10,10 @@ import yaml
 from pydantic import ValidationError
 
 from qwthn.errors import QwthnError
-from qwthn.methods.base import AdapterConfig
+from qwthn.methods.base import AdapterConfig, describe_validation_error
 
 RUNTIME_KEYS = ("backend", "backend_options", "shots", "device")
 """Where a circuit runs is never part of an adapter: these belong to `RuntimeConfig`."""
-
-
-def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line naming the first bad field and what it accepts."""
-    first = error.errors()[0]
-    location = [str(part) for part in first["loc"]]
-    message = first["msg"].removeprefix("Value error, ")
-    if not location:
-        return f"{source}: {message}"
-    return f"{source}: invalid '{'.'.join(location)}': {message} (got {first.get('input')!r})"
 
 
 def parse_adapter_config(data: Any, source: str = "config") -> AdapterConfig:
@@ -54,10 +44,18 @@ def load_adapter_config(path: str | Path) -> AdapterConfig:
     path = Path(path)
     if not path.is_file():
         raise QwthnError(f"config file {path} does not exist; pass an existing YAML or JSON file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise QwthnError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        reason = str(error).splitlines()[0]
-        raise QwthnError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {reason}") from None
+    except json.JSONDecodeError as error:
+        raise QwthnError(f"config file {path} is not valid JSON (line {error.lineno}, column {error.colno}): "
+                         f"{error.msg}") from None  # fmt: skip
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise QwthnError(f"config file {path} is not valid YAML{where}: {reason}") from None
     return parse_adapter_config(data or {}, source=str(path))

@@ -25,6 +25,7 @@ from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, mat
 from qwthn_transformers.ablation.tasks import CausalLMTask, ClassificationTask, demo_task
 from qwthn_transformers.dequantize import dequantize_adapter
 from qwthn_transformers.embedded.base_model import BaseModelSpec
+from qwthn_transformers.finetune import ensure_writable
 from qwthn_transformers.inject import inject_adapter
 from qwthn_transformers.persistence import load_adapter, save_adapter
 
@@ -105,11 +106,7 @@ def _check_options(options: AblationOptions) -> None:
                 f"output {output} holds an ablation with other settings ({', '.join(changed)}); rerun with "
                 "the same options to resume, or pass a new --output"
             )
-    parent = output if output.exists() else output.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise QwthnError(f"cannot write to {parent}; pass an --output in a writable place")
+    ensure_writable(output, "--output")
 
 
 def plan(options: AblationOptions) -> Plan:
