@@ -44,7 +44,7 @@ def test_unreadable_config_files(tmp_path):
     with pytest.raises(QwthnError, match="does not exist"):
         load_adapter_config(tmp_path / "missing.yaml")
     (tmp_path / "broken.json").write_text("{nope")
-    with pytest.raises(QwthnError, match="not valid json"):
+    with pytest.raises(QwthnError, match=r"not valid JSON \(line 1, column 2\)"):
         load_adapter_config(tmp_path / "broken.json")
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(QwthnError, match="expected a mapping"):

@@ -20,12 +20,24 @@ TargetModules = Union[list[str], str]
 
 def describe_validation_error(error: ValidationError, source: str) -> str:
     """One line naming the first bad field and what it accepts."""
+    return f"{source}: {_detail(error)}"
+
+
+def _detail(error: ValidationError) -> str:
     first = error.errors()[0]
     location = [str(part) for part in first["loc"]]
     message = first["msg"].removeprefix("Value error, ")
     if not location:
-        return f"{source}: {message}"
-    return f"{source}: invalid '{'.'.join(location)}': {message} (got {first.get('input')!r})"
+        return message
+    return f"invalid '{'.'.join(location)}': {message} (got {first.get('input')!r})"
+
+
+class ConfigValueError(QwthnError, ValueError):
+    """A config field with a value its model refuses; `detail` is the line without its source."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: {detail}")
+        self.detail = detail
 
 
 class AdapterConfig(BaseModel):
@@ -45,7 +57,7 @@ class AdapterConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise QwthnError(describe_validation_error(error, type(self).__name__)) from None
+            raise ConfigValueError(type(self).__name__, _detail(error)) from None
     target_modules: TargetModules = Field(
         default_factory=lambda: ["q_proj", "v_proj"],
         description="module names: exact or dotted suffix; a string is a regex (full match); 'all-linear'",

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from qwthn.errors import QwthnError
-from qwthn.methods.base import AdapterConfig, describe_validation_error
+from qwthn.methods.base import AdapterConfig, ConfigValueError, describe_validation_error
 
 RUNTIME_KEYS = ("backend", "backend_options", "shots", "device")
 """Where a circuit runs is never part of an adapter: these belong to `RuntimeConfig`."""
@@ -37,6 +37,8 @@ def parse_adapter_config(data: Any, source: str = "config") -> AdapterConfig:
         return spec.config_class.model_validate(data)
     except ValidationError as error:
         raise QwthnError(describe_validation_error(error, source)) from None
+    except ConfigValueError as error:  # raised by AdapterConfig.__init__, which validation goes through
+        raise QwthnError(f"{source}: {error.detail}") from None
 
 
 def load_adapter_config(path: str | Path) -> AdapterConfig:

@@ -37,6 +37,7 @@ ARMS: tuple[Arm, ...] = (
     Arm("qtha-mpo-dense", {"method": "qtha-mpo-dense"}, "paper", "authors': no QNN (AB)", 1e-2),
     Arm("qtha-dense-qnn", {"method": "qtha-dense-qnn"}, "paper", "authors': no MPO (BC)", 1e-2),
     Arm("qtha-qnn", {"method": "qtha-qnn"}, "paper", "authors': QNN only (C)", 1e-2),
+    Arm("qtha-dense", {"method": "qtha-dense"}, "paper", "authors': no MPO, no QNN (B)", 1e-2),
     Arm("qtha-mlp2", {"method": "qtha-mlp2"}, "paper", "authors': QNN -> 2-layer SiLU MLP (BD)", 1e-2),
     Arm("qtha-mlp3", {"method": "qtha-mlp3"}, "paper", "authors': QNN -> 3-layer SiLU MLP (BE)", 1e-2),
     Arm("qtha-mlp4", {"method": "qtha-mlp4"}, "paper", "authors': QNN -> 4-layer SiLU MLP (BF)", 1e-2),

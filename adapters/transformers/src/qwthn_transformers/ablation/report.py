@@ -23,11 +23,13 @@ COMPARISONS: tuple[tuple[str, str, str], ...] = (
     ("qwthn", "qwthn-shots", "exact vs 1000-shot training"),
     ("qwthn", "lora-matched-qwthn", "our hybrid vs LoRA of equal size"),
     ("qwthn", "lora-r4", "our hybrid vs LoRA r=4"),
-    ("qtha", "qtha-mpo-dense", "the authors' QNN vs no QNN (AB)"),
-    ("qtha", "qtha-mlp2", "the authors' QNN vs a 2-layer SiLU MLP (BD)"),
-    ("qtha", "qtha-mlp3", "the authors' QNN vs a 3-layer SiLU MLP (BE)"),
-    ("qtha", "qtha-mlp4", "the authors' QNN vs a 4-layer SiLU MLP (BF)"),
-    ("qtha", "qtha-dense-qnn", "the authors' MPOs vs none (BC)"),
+    ("qtha", "qtha-mpo-dense", "the authors' QNN vs no QNN, with MPOs (ABC vs AB)"),
+    ("qtha-dense-qnn", "qtha-dense", "the authors' QNN vs no QNN, without MPOs (BC vs B)"),
+    ("qtha-dense-qnn", "qtha-mlp2", "the authors' QNN vs a 2-layer SiLU MLP (BC vs BD)"),
+    ("qtha-dense-qnn", "qtha-mlp3", "the authors' QNN vs a 3-layer SiLU MLP (BC vs BE)"),
+    ("qtha-dense-qnn", "qtha-mlp4", "the authors' QNN vs a 4-layer SiLU MLP (BC vs BF)"),
+    ("qtha", "qtha-dense-qnn", "the authors' MPOs vs none (ABC vs BC)"),
+    ("qtha", "qtha-mpo", "the authors' full architecture vs its MPOs alone (ABC vs A)"),
     ("qtha", "lora-matched-qtha", "the authors' architecture vs LoRA of equal size"),
     ("qtha", "lora-r4", "the authors' architecture vs LoRA r=4"),
     ("qwthn-dequantized", "qwthn", "the trained QNN's exact classical form vs the circuit (equal by construction)"),
@@ -117,20 +119,27 @@ def compare(summary: dict[str, dict]) -> list[dict]:
 def verdict(comparisons: list[dict], summary: dict[str, dict], metric: str) -> list[str]:
     lines = []
     quantum = [c for c in comparisons if c["control"] in QUANTUM_QUESTIONS]
-    gains = [c for c in quantum if c["outcome"] == "better"]
+    gains = [c for c in quantum if "better" in (c["outcome"], c["validation_loss_outcome"])]
+    losses = [c for c in quantum if "worse" in (c["outcome"], c["validation_loss_outcome"])]
     if any(c["outcome"].startswith("undetermined") for c in comparisons):
         lines.append("With one seed no difference can be told from seed noise; run with --seeds 3 or more.")
-    elif gains:
-        for c in gains:
-            lines.append(
-                f"The QNN carries a gain in **{c['question']}**: {c['difference']:+.3f} {metric} "
-                f"(spread {c['spread']:.3f})."
-            )
-    else:
+    for c in gains:
         lines.append(
-            f"No QNN shows a gain on {metric} beyond the seed spread over its classical controls "
-            f"({len(quantum)} comparisons: removing it, a classical MLP of its size, a frozen random circuit, "
-            "its Fourier features trained from scratch, the authors' SiLU MLPs)."
+            f"The QNN carries a gain in **{c['question']}**: {c['difference']:+.3f} {metric} (spread "
+            f"{c['spread']:.3f}; {c['outcome']}), validation loss {c['validation_loss_difference']:+.3f} (spread "
+            f"{c['validation_loss_spread']:.3f}; {c['validation_loss_outcome']})."
+        )
+    for c in losses:
+        lines.append(
+            f"The QNN does worse than its classical control in **{c['question']}**: {c['difference']:+.3f} "
+            f"{metric} (spread {c['spread']:.3f}), validation loss {c['validation_loss_difference']:+.3f} "
+            f"(spread {c['validation_loss_spread']:.3f})."
+        )
+    if quantum and not gains:
+        lines.append(
+            f"No QNN shows a gain over any of its {len(quantum)} classical controls (removing it, a classical "
+            "MLP of its size, a frozen random circuit, its Fourier features trained from scratch, the authors' "
+            f"SiLU MLPs) beyond twice the seed spread, on {metric} or on validation loss."
         )
     structural = [
         c for c in comparisons if c["control"] not in QUANTUM_QUESTIONS and c["outcome"] in ("better", "worse")
@@ -235,7 +244,7 @@ def write_report(plan: Plan, results: dict[str, list[dict]], notes: list[str], s
         "## Arms",
         "",
         f"| arm | what it isolates | trainable params | test {task.metric} | validation loss | train loss | "
-        "step time (ms) | peak extra memory (MiB) | chosen learning rates |",
+        "step time (ms) | RSS growth in training (MiB) | chosen learning rates |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     questions = {arm.name: arm.question for arm in plan.arms}
