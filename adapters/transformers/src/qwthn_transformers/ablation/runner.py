@@ -300,7 +300,7 @@ def noise_sweep(plan_: Plan, source: dict, console: Console) -> list[dict]:
     """The chosen `qwthn` adapter of one seed on the Wukong simulator at several noise scales, +- readout mitigation."""
     path = plan_.options.output / "noise_sweep.json"
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))["rows"]
     adapter = unit_dir(plan_.options.output, source["arm"], source["seed"], source["learning_rate"]) / "adapter"
     rows = []
     for scale in NOISE_SCALES:
