@@ -9,4 +9,6 @@ bash scripts/install.sh --dev
 .venv/bin/python benchmarks/qnn_throughput.py --smoke
 .venv/bin/python benchmarks/backends.py --smoke
 .venv/bin/python benchmarks/wukong_engine.py --smoke
+.venv/bin/python benchmarks/expressivity.py --smoke
+.venv/bin/python benchmarks/train_step.py --smoke
 .venv/bin/python -m pytest "$@"
