@@ -105,6 +105,13 @@ def dataset(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("name", ["qiskit", "emulator"])
+def test_a_backend_hidden_by_the_allow_list_is_not_called_missing(name):
+    result = run("backends", name, env={**os.environ, "QWTHN_PLUGINS": ""})
+    assert_one_line_usage_error(result)
+    assert "QWTHN_PLUGINS='' hides installed plugins" in result.stderr and "pip install" not in result.stderr
+
+
 def test_unknown_backend_hint_is_printed_exactly_as_written(tmp_path):
     env = {**os.environ, "QWTHN_PLUGINS": "emulator,transformers"}
     result = run("finetune", "--backend", "no-such", "--output", str(tmp_path / "out"), env=env)
@@ -115,9 +122,18 @@ def test_unknown_backend_hint_is_printed_exactly_as_written(tmp_path):
     )
 
 
+CORE_ALONE = (
+    "import sys; from importlib import metadata; real = metadata.entry_points; "
+    "metadata.entry_points = lambda **kw: [] if kw.get('group') == 'qwthn' else real(**kw); "
+    "from qwthn.cli import main; main(sys.argv[1:])"
+)
+"""Runs the CLI as if no plugin were installed (no entry points in group qwthn)."""
+
+
 @pytest.mark.parametrize("name", ["qiskit", "cirq", "braket", "pennylane"])
 def test_core_alone_names_the_extra_of_a_missing_vendor_backend(name):
-    result = run("backends", name, env={**os.environ, "QWTHN_PLUGINS": ""})
+    result = subprocess.run([sys.executable, "-c", CORE_ALONE, "backends", name], capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
     assert_one_line_usage_error(result)
     assert result.stderr == (
         f"error: unknown backend '{name}' (installed: none); install its plugin: pip install 'qwthn[{name}]'\n"

@@ -232,8 +232,8 @@ class PluginHost:
             installed = ", ".join(sorted(self._backends)) or "none"
             broken = "".join(f"; plugin '{b.plugin.name}' is broken: {b.reason}" for b in self._broken)
             hidden = self.hidden_note()
-            if hidden is not None:
-                hint = hidden
+            if hidden is not None and (name in self._hidden or not self._backends):
+                hint = hidden  # the allow-list hides the plugin asked for, or every backend
             elif name in _core_extras():
                 hint = f"install its plugin: pip install 'qwthn[{name}]'"
             else:
