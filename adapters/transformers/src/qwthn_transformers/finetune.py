@@ -23,7 +23,7 @@ from rich.table import Table
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from qwthn.errors import QwthnError
-from qwthn.methods.base import AdapterConfig
+from qwthn.methods.base import AdapterConfig, CircuitAdapterConfig
 from qwthn.methods.loading import load_adapter_config
 from qwthn.methods.lora import LoRAConfig
 from qwthn.methods.qwthn import QWTHNConfig
@@ -213,7 +213,7 @@ def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig) ->
     """Each adapter's circuit against the backend's capabilities (qubits, gates, shots), before any model loads."""
     shared = Runtime.from_config(runtime)
     for method in methods.values():
-        if method.adapter.runs_circuits:
+        if isinstance(method.adapter, CircuitAdapterConfig) and method.adapter.runs_circuits:
             circuit = method.adapter.circuit()
             check_circuit(shared.backend, shared.lower(circuit).circuit, shared.shots)
 
