@@ -18,7 +18,6 @@ is reproducible; failures name the circuit, the worst entry and the error.
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import numpy as np
 import pytest
@@ -409,6 +408,24 @@ def test_shots_are_reproducible_with_a_seed(qwthn_backend: BackendUnderTest) -> 
         )
 
 
+def _check_layer_gradients(
+    backend: BackendUnderTest, runtime, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor, rng
+) -> None:
+    """d(sum(cotangent * outputs)) / d(inputs, weights) through QuantumLayer against central differences.
+
+    A noisy backend is compared with its own exact values' differences (its channels do not depend on angles).
+    """
+    layer, outputs = run_layer(runtime, circuit, inputs, weights)
+    cotangent = rng.normal(size=(ROWS, circuit.n_outputs))
+    (outputs * torch.tensor(cotangent)).sum().backward()
+    gradients = backend.self_gradients if backend.noisy else reference.gradients
+    grad_inputs, grad_weights = gradients(circuit, inputs.detach().numpy(), weights.numpy(), cotangent)
+    for of, actual, expected in (("inputs", inputs.grad, grad_inputs), ("weights", layer.weights.grad, grad_weights)):
+        check_gradient(
+            actual, expected, of=of, circuit=circuit, label=backend.label, method=backend.capabilities.gradient
+        )
+
+
 @pytest.mark.parametrize("readout", READOUTS)
 def test_gradients_match_finite_differences(qwthn_backend: BackendUnderTest, readout: str) -> None:
     """d(sum(cotangent * outputs)) / d(inputs, weights) through QuantumLayer, float64, vs central differences."""
@@ -428,21 +445,7 @@ def test_gradients_match_finite_differences(qwthn_backend: BackendUnderTest, rea
         if circuit is None:
             continue
         inputs, weights = angles(rng, ROWS, circuit.n_inputs).requires_grad_(), angles(rng, circuit.n_weights)
-        layer, outputs = run_layer(runtime, circuit, inputs, weights)
-        cotangent = rng.normal(size=(ROWS, circuit.n_outputs))
-        (outputs * torch.tensor(cotangent)).sum().backward()
-        if (
-            qwthn_backend.noisy
-        ):  # exact noisy values: their own finite differences (the channels do not depend on angles)
-            gradients = partial(qwthn_backend.self_gradients, circuit)
-        else:
-            gradients = partial(reference.gradients, circuit)
-        grad_inputs, grad_weights = gradients(inputs.detach().numpy(), weights.numpy(), cotangent)
-        for of, actual, expected in (
-            ("inputs", inputs.grad, grad_inputs),
-            ("weights", layer.weights.grad, grad_weights),
-        ):
-            check_gradient(actual, expected, of=of, circuit=circuit, label=qwthn_backend.label, method=caps.gradient)
+        _check_layer_gradients(qwthn_backend, runtime, circuit, inputs, weights, rng)
         ran += 1
     if not ran:
         pytest.skip("no declared gate fits a small circuit")
@@ -477,18 +480,7 @@ def test_rewritten_gate_gradients_match_finite_differences(qwthn_backend: Backen
         for readout in READOUTS:
             circuit = Circuit(n, tuple(gates), n, 2, Readout(readout))
             inputs, weights = angles(rng, ROWS, n).requires_grad_(), angles(rng, 2)
-            layer, outputs = run_layer(runtime, circuit, inputs, weights)
-            cotangent = rng.normal(size=(ROWS, circuit.n_outputs))
-            (outputs * torch.tensor(cotangent)).sum().backward()
-            gradients = qwthn_backend.self_gradients if qwthn_backend.noisy else reference.gradients
-            grad_inputs, grad_weights = gradients(circuit, inputs.detach().numpy(), weights.numpy(), cotangent)
-            for of, actual, expected in (
-                ("inputs", inputs.grad, grad_inputs),
-                ("weights", layer.weights.grad, grad_weights),
-            ):
-                check_gradient(
-                    actual, expected, of=of, circuit=circuit, label=qwthn_backend.label, method=caps.gradient
-                )
+            _check_layer_gradients(qwthn_backend, runtime, circuit, inputs, weights, rng)
         checked += 1
     if not checked:
         pytest.skip("backend declares no coupler among the checked qubits for the rewritten two-qubit gates")
