@@ -7,8 +7,6 @@ mid-save never leaves a half-written adapter behind.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -21,6 +19,7 @@ from qwthn.errors import QwthnError
 from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.runtime import Runtime, RuntimeConfig
+from qwthn_transformers.files import write_atomically, write_text_atomically
 from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter, remove_adapter
 
 CONFIG_NAME = "adapter_config.json"
@@ -34,24 +33,6 @@ def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
         for name, param in layer.adapter_parameters().items():
             state[f"{layer_name}.{name}"] = param.detach().to("cpu").contiguous()
     return state
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _write_atomically(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, _default_file_mode())  # mkstemp creates 0600; saved adapters are shared like any file
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_adapter(
@@ -68,9 +49,9 @@ def write_adapter(
     meta = {**config.model_dump(mode="json"), "qwthn_version": __version__}
     if base:
         meta["base_model_name_or_path"] = base
-    _write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(state, path))
+    write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(state, path))
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    _write_atomically(directory / CONFIG_NAME, lambda path: Path(path).write_text(text, encoding="utf-8"))
+    write_text_atomically(directory / CONFIG_NAME, text)
     return directory
 
 

@@ -25,6 +25,7 @@ from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, mat
 from qwthn_transformers.ablation.tasks import CausalLMTask, ClassificationTask, demo_task
 from qwthn_transformers.dequantize import dequantize_adapter
 from qwthn_transformers.embedded.base_model import BaseModelSpec
+from qwthn_transformers.files import write_json_atomically
 from qwthn_transformers.finetune import ensure_writable
 from qwthn_transformers.inject import inject_adapter
 from qwthn_transformers.persistence import load_adapter, save_adapter
@@ -210,9 +211,7 @@ class MemoryWatch:
 
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_json_atomically(path, data)
 
 
 def unit_dir(output: Path, arm: str, seed: int, lr: float) -> Path:
