@@ -239,7 +239,7 @@ class _Diverged(torch.nn.Module):
 
 def test_training_stops_with_a_one_line_error_on_divergence_or_nothing_to_train():
     batches = iter([{}] * 3)
-    with pytest.raises(QwthnError, match="loss became nan; lower the learning rate"):
+    with pytest.raises(QwthnError, match=r"the loss \(nan\) became non-finite at step 1, first in the base model"):
         train(_Diverged(), batches, TrainSettings(steps=3, learning_rate=1.0), "test")
     with pytest.raises(QwthnError, match="no trainable parameters"):
         train(_Diverged().requires_grad_(False), batches, TrainSettings(steps=3, learning_rate=1.0), "test")

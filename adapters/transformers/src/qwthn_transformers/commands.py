@@ -57,6 +57,12 @@ def finetune(
         help="Adapter directory to start from (its method and config) instead of a fresh adapter.  "
         "\\[default: a fresh adapter]"
     )] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option(
+        help="Steps between checkpoints, written atomically (and on Ctrl-C).  \\[default: 50]"
+    )] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Continue an interrupted run from its directory, with the options it started with.  \\[default: a new run]"
+    )] = None,
 ) -> None:  # fmt: skip
     """Fine-tune with QWTHN and/or LoRA; with no options, the embedded offline demo."""
     from qwthn_transformers.finetune import FinetuneOptions, run_finetune
@@ -64,7 +70,7 @@ def finetune(
     options = FinetuneOptions(
         model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=config,
         output=output, seed=seed, max_steps=max_steps, dry_run=dry_run, forward_only=forward_only,
-        init_adapter=init_adapter,
+        init_adapter=init_adapter, checkpoint_every=checkpoint_every, resume=resume,
     )  # fmt: skip
     run_finetune(options)
 

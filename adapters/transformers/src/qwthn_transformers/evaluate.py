@@ -8,12 +8,13 @@ continuation, up to EOS and stripped of surrounding whitespace, equals the refer
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from qwthn_transformers.data import Example, encode_prompt
+from qwthn_transformers.progress import progress
 
 MAX_NEW_TOKENS_CAP = 128
 
@@ -32,31 +33,44 @@ def generate_responses(
     batch_size: int = 64,
     description: str | None = None,
 ) -> list[str]:
-    """Greedy continuations of `prompts`, decoded without special tokens (a progress bar if `description`)."""
+    """Greedy continuations of `prompts`, decoded without special tokens (progress shown if `description`)."""
     model.eval()
-    pad_id = _pad_id(tokenizer)
     outputs: list[str] = []
     starts = range(0, len(prompts), batch_size)
-    for start in tqdm(starts, desc=description, unit="batch", disable=description is None, dynamic_ncols=True):
-        encoded = [encode_prompt(tokenizer, prompt) for prompt in prompts[start : start + batch_size]]
-        width = max(len(ids) for ids in encoded)
-        input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)
-        for row, ids in enumerate(encoded):
-            input_ids[row, width - len(ids) :] = torch.tensor(ids)
-            attention_mask[row, width - len(ids) :] = 1
-        generated = model.generate(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=pad_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
-        for row in generated[:, width:].tolist():
-            if tokenizer.eos_token_id in row:
-                row = row[: row.index(tokenizer.eos_token_id)]
-            outputs.append(tokenizer.decode(row, skip_special_tokens=True))
+    bar = progress(len(starts), description, "batch") if description is not None else None
+    with bar or nullcontext():
+        for start in starts:
+            outputs.extend(_generate_batch(model, tokenizer, prompts[start : start + batch_size], max_new_tokens))
+            if bar is not None:
+                bar.update()
+    return outputs
+
+
+def _generate_batch(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], max_new_tokens: int
+) -> list[str]:
+    """One left-padded batch, each continuation cut at EOS."""
+    pad_id = _pad_id(tokenizer)
+    encoded = [encode_prompt(tokenizer, prompt) for prompt in prompts]
+    width = max(len(ids) for ids in encoded)
+    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, ids in enumerate(encoded):
+        input_ids[row, width - len(ids) :] = torch.tensor(ids)
+        attention_mask[row, width - len(ids) :] = 1
+    generated = model.generate(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=pad_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    outputs = []
+    for row in generated[:, width:].tolist():
+        if tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id)]
+        outputs.append(tokenizer.decode(row, skip_special_tokens=True))
     return outputs
 
 

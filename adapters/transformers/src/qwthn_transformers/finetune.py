@@ -7,6 +7,7 @@ loaded or trained, so a typo costs a second, not a pre-training run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from qwthn.console import make_console
 from qwthn.errors import QwthnError
 from qwthn.methods.base import AdapterConfig, CircuitAdapterConfig
 from qwthn.methods.loading import load_adapter_config
@@ -30,13 +32,15 @@ from qwthn.methods.qwthn import QWTHNConfig
 from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn.runtime.executor import check_circuit
+from qwthn_transformers.checkpoint import CHECKPOINT_NAME, Checkpoint
 from qwthn_transformers.data import Example, encode_example, load_jsonl, split_examples
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
 from qwthn_transformers.evaluate import exact_match
+from qwthn_transformers.files import write_json_atomically, write_text_atomically
 from qwthn_transformers.inject import InjectionReport, adapter_layers, count_parameters, inject_adapter
 from qwthn_transformers.loading import load_causal_lm
-from qwthn_transformers.persistence import load_adapter, read_adapter_config, save_adapter
+from qwthn_transformers.persistence import WEIGHTS_NAME, load_adapter, read_adapter_config, save_adapter
 from qwthn_transformers.train import TrainSettings, example_batches, train
 
 DEFAULT_METHODS = ("qwthn", "lora")
@@ -46,6 +50,13 @@ FORWARD_ONLY_SHOTS = 1000
 HELD_OUT_FRACTION = 0.1
 SPLIT_SEED = 0
 """User datasets are split with a fixed seed, so runs with different --seed share one held-out set."""
+DEFAULT_CHECKPOINT_EVERY = 50
+"""Steps between checkpoints: a few seconds of adapter-sized writes per thousand steps."""
+RESULT_SUFFIX = "result.json"
+STATE_DIR = "state"
+"""Inside a run directory while it runs: the options, the base evaluation, checkpoints and finished results."""
+RESUMABLE_OPTIONS = ("model", "dataset", "backend", "shots", "method", "config", "seed", "max_steps", "forward_only",
+                     "init_adapter", "checkpoint_every")  # fmt: skip
 
 
 @dataclass
@@ -64,9 +75,11 @@ class FinetuneOptions:
     dry_run: bool = False
     forward_only: bool = False
     init_adapter: Path | None = None
+    checkpoint_every: int | None = None
+    resume: Path | None = None
 
     def __post_init__(self) -> None:
-        for name in ("dataset", "config", "output", "init_adapter"):
+        for name in ("dataset", "config", "output", "init_adapter", "resume"):
             if isinstance(getattr(self, name), str):
                 setattr(self, name, Path(getattr(self, name)))
 
@@ -132,7 +145,12 @@ class RunPlan:
     output: Path
     dataset: list[Example] | None
     recipe: Recipe
+    options: FinetuneOptions
     init_adapter: Path | None = None
+
+    @property
+    def state(self) -> Path:
+        return self.output / STATE_DIR
 
 
 def _resolve_runtime(options: FinetuneOptions) -> RuntimeConfig:
@@ -184,7 +202,10 @@ def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, Meth
     return methods
 
 
-def _resolve_output(output: Path | None) -> Path:
+def _resolve_output(output: Path | None, resuming: bool) -> Path:
+    if resuming:
+        ensure_writable(output, "--resume directory")
+        return output
     if output is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         output = Path("runs") / f"finetune-{stamp}"
@@ -219,15 +240,56 @@ def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig) ->
 
 
 def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> RunPlan:
-    """Check every option (cheaply) and fix what will run."""
+    """Check every option (cheaply) and fix what will run; with `resume`, the options are the run's own."""
+    if options.resume is not None:
+        options = resumed_options(options)
+    if options.checkpoint_every is not None and options.checkpoint_every < 1:
+        raise QwthnError(f"--checkpoint-every must be at least 1, got {options.checkpoint_every}")
     if recipe is None:
         recipe = GENERIC_RECIPE if options.model else EMBEDDED_RECIPE
     methods = _resolve_methods(options, recipe)
     runtime = _resolve_runtime(options)
     _check_circuits(methods, runtime)
     dataset = load_jsonl(options.dataset) if options.dataset is not None else None
-    output = _resolve_output(options.output)
-    return RunPlan(methods, runtime, output, dataset, recipe, init_adapter=options.init_adapter)
+    output = _resolve_output(options.output, resuming=options.resume is not None)
+    return RunPlan(methods, runtime, output, dataset, recipe, options, init_adapter=options.init_adapter)
+
+
+def _digest(path: Path | None) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None and path.is_file() else None
+
+
+def _run_record(options: FinetuneOptions) -> dict:
+    """What a resumed run needs to redo exactly what this one would have done."""
+    record = {name: getattr(options, name) for name in RESUMABLE_OPTIONS}
+    record = {name: str(value) if isinstance(value, Path) else value for name, value in record.items()}
+    return {**record, "dataset_sha256": _digest(options.dataset), "config_sha256": _digest(options.config)}
+
+
+def resumed_options(options: FinetuneOptions) -> FinetuneOptions:
+    """The options saved in a run directory, checked against what the user passed with --resume."""
+    directory = options.resume
+    given = [name for name in (*RESUMABLE_OPTIONS, "output", "dry_run")
+             if getattr(options, name) != getattr(FinetuneOptions(), name)]  # fmt: skip
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise QwthnError(f"--resume continues a run with the options it started with; leave out {flags}")
+    if not directory.is_dir():
+        raise QwthnError(f"--resume {directory}: no such run directory")
+    if (directory / "metrics.json").is_file():
+        raise QwthnError(f"--resume {directory}: that run already finished (metrics.json is written)")
+    record_path = directory / STATE_DIR / "run.json"
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise QwthnError(f"--resume {directory}: not a resumable qwthn finetune run ({record_path} is missing or "
+                         "unreadable)") from None  # fmt: skip
+    saved = FinetuneOptions(**{name: record[name] for name in RESUMABLE_OPTIONS}, output=directory, resume=directory)
+    for name in ("dataset", "config"):
+        if record[f"{name}_sha256"] != _digest(getattr(saved, name)):
+            raise QwthnError(f"--resume {directory}: the --{name} file {getattr(saved, name)} changed since the run "
+                             "started; restore it, or start a new run")  # fmt: skip
+    return saved
 
 
 def _examples(plan: RunPlan) -> tuple[list[Example], list[Example], str]:
@@ -245,7 +307,7 @@ def _base_loader(options: FinetuneOptions, spec: BaseModelSpec) -> tuple[Callabl
         return (lambda: load_causal_lm(options.model)), {"name": options.model}
     start = time.perf_counter()
     if not cache_path(spec).is_dir():
-        Console().print(f"pre-training the embedded base model once; it is cached in {cache_path(spec)}")
+        make_console().print(f"pre-training the embedded base model once; it is cached in {cache_path(spec)}")
     path, cached = load_or_pretrain(spec)
     info = {
         "name": "embedded tiny Qwen2",
@@ -296,7 +358,9 @@ def _finetune_one(
     encoded = [encode_example(tokenizer, example, max_length) for example in train_set]
     batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, seed)
     settings = TrainSettings(steps=method.steps, learning_rate=method.learning_rate)
-    result = train(model, batches, settings, f"fine-tuning {label}")
+    every = plan.options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY
+    checkpoint = Checkpoint(plan.state / f"{name}.{CHECKPOINT_NAME}", every)
+    result = train(model, batches, settings, f"fine-tuning {label}", checkpoint)
     evaluation = _evaluate(model, tokenizer, held_out, label)
     save_adapter(model, output / name)
     tracker = report.runtime.tracker
@@ -399,18 +463,31 @@ def dry_run_finetune(plan: RunPlan, options: FinetuneOptions, console: Console) 
     return {"dry_run": True, "runtime": plan.runtime.model_dump(mode="json"), "methods": report}
 
 
-def _abandon(output: Path, error: BaseException) -> None:
-    """A run that stopped early: its directory goes when nothing was finished, else it is marked incomplete."""
-    finished = [path.parent.name for path in output.glob("*/adapter_model.safetensors")]
-    if not finished:
-        shutil.rmtree(output, ignore_errors=True)
+def _abandon(plan: RunPlan, error: BaseException) -> None:
+    """A run that stopped early: its directory goes when nothing was kept, else it says how to resume."""
+    kept = [path.name for path in plan.state.glob(f"*.{CHECKPOINT_NAME}")] + [
+        path.name for path in plan.state.glob(f"*.{RESULT_SUFFIX}")]  # fmt: skip
+    if not kept:
+        shutil.rmtree(plan.output, ignore_errors=True)
         return
+    resume = f"continue it with: qwthn finetune --resume {plan.output}"
     reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else " ".join(str(error).split())
-    (output / "INCOMPLETE").write_text(
+    write_text_atomically(
+        plan.output / "INCOMPLETE",
         f"this run stopped before it finished: {reason or type(error).__name__}\n"
-        f"finished adapters: {', '.join(sorted(finished))}; metrics.json was not written\n",
-        encoding="utf-8",
+        f"saved state: {', '.join(sorted(kept))} in {plan.state}\n{resume}\n",
     )
+    if isinstance(error, KeyboardInterrupt):
+        make_console(stderr=True, highlight=False).print(
+            f"{error or 'stopped'}; {resume}", markup=False, soft_wrap=True
+        )
+
+
+def _load_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict:
@@ -420,22 +497,32 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
     """
     start = time.perf_counter()
     plan = prepare(options, recipe)
+    options = plan.options
     if options.dry_run:
-        return dry_run_finetune(plan, options, Console())
+        return dry_run_finetune(plan, options, make_console())
     train_set, held_out, task_name = _examples(plan)
     load, base_info = _base_loader(options, plan.recipe.base)
     unused = [load()]  # the base evaluation does not change the model, so the first adapter reuses it
-    console = Console()
+    console = make_console()
     console.print(f"base model: {base_info['name']}; {task_name}: {len(train_set)} train, {len(held_out)} held out")
-    plan.output.mkdir(parents=True, exist_ok=True)
+    plan.state.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(plan.state / "run.json", _run_record(options))
     try:
-        base = _evaluate(*unused[0], held_out, "base model")
+        base = _load_json(plan.state / "base.json")
+        if base is None:
+            base = _evaluate(*unused[0], held_out, "base model")
+            write_json_atomically(plan.state / "base.json", base)
         methods = {}
         for name, method in plan.methods.items():
-            fresh = unused.pop() if unused else load()
-            methods[name] = _finetune_one(name, method, plan, fresh, train_set, held_out, options.seed)
+            done = plan.state / f"{name}.{RESULT_SUFFIX}"
+            methods[name] = _load_json(done) if (plan.output / name / WEIGHTS_NAME).is_file() else None
+            if methods[name] is None:
+                fresh = unused.pop() if unused else load()
+                methods[name] = _finetune_one(name, method, plan, fresh, train_set, held_out, options.seed)
+                write_json_atomically(done, methods[name])
+                (plan.state / f"{name}.{CHECKPOINT_NAME}").unlink(missing_ok=True)
     except BaseException as error:
-        _abandon(plan.output, error)
+        _abandon(plan, error)
         raise
     metrics = {
         "output": str(plan.output),
@@ -454,6 +541,8 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
     }
     _plot(metrics, plan.output / "loss_curves.png")
     metrics["total_seconds"] = round(time.perf_counter() - start, 2)
-    (plan.output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_json_atomically(plan.output / "metrics.json", metrics)
+    shutil.rmtree(plan.state, ignore_errors=True)
+    (plan.output / "INCOMPLETE").unlink(missing_ok=True)
     _print_report(metrics, console)
     return metrics

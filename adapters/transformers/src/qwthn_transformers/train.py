@@ -1,23 +1,29 @@
 """A plain torch training loop for causal LMs: the embedded pre-training and adapter fine-tuning.
 
 Deliberately small (no Trainer): AdamW over the parameters that require grad, linear warm-up then
-linear decay to zero, gradient-norm clipping, a tqdm progress bar, and the per-step loss history
-that the run's loss-curve plot and metrics are made from.
+linear decay to zero, gradient-norm clipping, progress (a bar, or plain lines in logs), the per-step
+loss history that the run's loss-curve plot and metrics are made from, atomic checkpoints that
+resume exactly, a clean stop on Ctrl-C, and a NaN/Inf guard that says where the values broke.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
-from tqdm.auto import tqdm
 
 from qwthn.errors import QwthnError
+from qwthn_transformers.checkpoint import Checkpoint, TrainState
 from qwthn_transformers.data import collate
+from qwthn_transformers.divergence import BASE_MODEL, first_nonfinite_output, nonfinite_branches
+from qwthn_transformers.progress import progress
 
 Batch = dict[str, torch.Tensor]
 
@@ -63,35 +69,133 @@ def example_batches(
         yield collate([encoded[i] for i in chosen], pad_token_id)
 
 
-def train(model: torch.nn.Module, batches: Iterator[Batch], settings: TrainSettings, description: str) -> TrainResult:
-    """Run `settings.steps` optimiser steps of next-token cross-entropy (the model computes it from labels)."""
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    if not parameters:
-        raise QwthnError("the model has no trainable parameters; check the adapter's target_modules")
+def _optimizer(parameters: list[torch.nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
     decay = [p for p in parameters if p.ndim >= 2]
     no_decay = [p for p in parameters if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.learning_rate,
     )
+
+
+class TrainingDiverged(QwthnError):
+    """A loss, gradient or parameter became NaN or infinite; the message names the step and the branch."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the checkpoint of the last finished step was written."""
+
+    def __init__(self, checkpoint: Checkpoint, step: int) -> None:
+        super().__init__(f"checkpoint of step {step} saved in {checkpoint.path}")
+        self.checkpoint, self.step = checkpoint, step
+
+
+class DeferredInterrupt:
+    """Turns the first Ctrl-C into a request honoured after the current step; a second one stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __enter__(self) -> DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:  # a shell that ignores SIGINT for background jobs keeps doing so
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _diverged(description: str, step: int, what: str, where: str, checkpoint: Checkpoint | None, kept: int) -> NoReturn:
+    if checkpoint is not None and kept:
+        keep = f"the last good checkpoint (step {kept}) is kept in {checkpoint.path}"
+    else:
+        keep = "no checkpoint was written before it"
+    raise TrainingDiverged(
+        f"{description}: {what} became non-finite at step {step + 1}, first in {where}; {keep}; "
+        "lower the learning rate or the adapter scale"
+    )
+
+
+def _gradient_origin(model: torch.nn.Module, batch: Batch) -> str:
+    """A non-finite activation that the loss hid (attention can) explains the gradient; else the branches hit."""
+    activation = first_nonfinite_output(model, batch)
+    if activation != BASE_MODEL:
+        return activation
+    branches = nonfinite_branches(model, gradients=True)
+    if not branches:
+        return BASE_MODEL
+    more = f" and {len(branches) - 3} more" if len(branches) > 3 else ""
+    return ", ".join(branches[:3]) + more
+
+
+def train(
+    model: torch.nn.Module,
+    batches: Iterator[Batch],
+    settings: TrainSettings,
+    description: str,
+    checkpoint: Checkpoint | None = None,
+) -> TrainResult:
+    """Run `settings.steps` optimiser steps of next-token cross-entropy (the model computes it from labels).
+
+    With `checkpoint`, training resumes from it when it exists, writes it every `checkpoint.every`
+    steps and at the end, and on Ctrl-C finishes the current step, writes it and raises
+    `TrainingInterrupted`. A non-finite loss, gradient or parameter stops training with
+    `TrainingDiverged`, naming the step and the branch; the checkpoint is never overwritten by a bad state.
+    """
+    named = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    if not named:
+        raise QwthnError("the model has no trainable parameters; check the adapter's target_modules")
+    parameters = list(named.values())
+    optimizer = _optimizer(parameters, settings)
     warmup = max(1, round(settings.steps * settings.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: linear_schedule(step, settings.steps, warmup))
+    state = TrainState()
+    if checkpoint is not None and checkpoint.exists():
+        state = checkpoint.restore(named, optimizer, scheduler)
+        for _ in range(state.step):  # the data position: the same batches, in the same order, are skipped
+            next(batches)
+    kept = state.step
     model.train()
-    losses: list[float] = []
-    start = time.perf_counter()
-    with tqdm(total=settings.steps, desc=description, unit="step", dynamic_ncols=True) as bar:
-        for _ in range(settings.steps):
-            loss = model(**next(batches)).loss
+    start = time.perf_counter() - state.seconds
+    with progress(settings.steps, description, "step") as bar, DeferredInterrupt() as interrupt:
+        bar.update(state.step)
+        for step in range(state.step, settings.steps):
+            batch = next(batches)
+            loss = model(**batch).loss
             value = loss.item()
             if not math.isfinite(value):
-                raise QwthnError(f"{description}: loss became {value}; lower the learning rate or the adapter scale")
+                _diverged(description, step, f"the loss ({value})", first_nonfinite_output(model, batch),
+                          checkpoint, kept)  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
+            try:  # raises before scaling, so the diagnosis sees the gradients as they came
+                torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm, error_if_nonfinite=True)
+            except RuntimeError as error:
+                if "non-finite" not in str(error):
+                    raise
+                _diverged(description, step, "the gradient", _gradient_origin(model, batch), checkpoint, kept)
             optimizer.step()
             scheduler.step()
-            losses.append(value)
+            state.losses.append(value)
+            state.step = step + 1
             bar.update()
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
+            if checkpoint is not None and (checkpoint.due(state.step, settings.steps) or interrupt.requested):
+                bad = nonfinite_branches(model, gradients=False)
+                if bad:
+                    _diverged(description, step, "a parameter", ", ".join(bad), checkpoint, kept)
+                state.seconds = time.perf_counter() - start
+                checkpoint.save(named, optimizer, scheduler, state)
+                kept = state.step
+                if interrupt.requested:
+                    raise TrainingInterrupted(checkpoint, state.step)
     model.eval()
-    return TrainResult(losses=losses, seconds=time.perf_counter() - start)
+    return TrainResult(losses=state.losses, seconds=time.perf_counter() - start)

@@ -127,6 +127,11 @@ class AdapterLayer(nn.Module):
     train stable adapters, and is cast back to the base output's dtype.
     """
 
+    branches: ClassVar[dict[str, str]] = {}
+    """Which branch each child module or direct parameter belongs to, for messages (e.g. NaN guards)."""
+    own_branch: ClassVar[str] = "update"
+    """What the layer's own arithmetic, combining its branches, is called."""
+
     def __init__(self, base_layer: nn.Linear, config: AdapterConfig, runtime: Runtime) -> None:
         super().__init__()
         if not isinstance(base_layer, nn.Linear):
@@ -147,3 +152,8 @@ class AdapterLayer(nn.Module):
 
     def adapter_parameters(self) -> dict[str, nn.Parameter]:
         return {name: param for name, param in self.named_parameters() if not name.startswith("base_layer.")}
+
+    def branch_of(self, name: str) -> str:
+        """The branch of a parameter or child module named relative to this layer (e.g. 'down.cores.0')."""
+        head = name.split(".", 1)[0]
+        return self.branches.get(head, head)

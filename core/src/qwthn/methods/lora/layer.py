@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -14,6 +15,8 @@ from qwthn.runtime.executor import Runtime
 
 class LoRALinear(AdapterLayer):
     """base(x) + (alpha / r) * B(A(x)); B starts at zero so the update starts at zero. Runs no circuit."""
+
+    branches: ClassVar[dict[str, str]] = {"lora_A": "LoRA A", "lora_B": "LoRA B"}
 
     def __init__(self, base_layer: nn.Linear, config: LoRAConfig, runtime: Runtime) -> None:
         super().__init__(base_layer, config, runtime)

@@ -8,6 +8,8 @@ uniform in [-pi, pi). The QNN takes h as angles unchanged (RY(h_i)), as theirs d
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -48,6 +50,12 @@ def kaiming_linear(in_features: int, out_features: int, generator: torch.Generat
 
 class QTHALinear(AdapterLayer):
     """A frozen linear layer plus the QTHA update of the variant its config names."""
+
+    branches: ClassVar[dict[str, str]] = {
+        "mpo_down": "MPO", "mpo_up": "MPO", "dense_down": "dense", "dense_up": "dense", "qnn": "QNN",
+        "quantum_weight": "fusion", "classical_weight": "fusion", "mlp": "MLP",
+    }
+    own_branch: ClassVar[str] = "fusion"
 
     def __init__(self, base_layer: nn.Linear, config: QTHAConfig, runtime: Runtime) -> None:
         super().__init__(base_layer, config, runtime)

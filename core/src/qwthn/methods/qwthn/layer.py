@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -29,6 +30,11 @@ class QWTHNLinear(AdapterLayer):
     step 0, as LoRA's B. The circuit runs wherever `runtime` says; every layer of
     one model shares that runtime (one backend, one compiled circuit).
     """
+
+    branches: ClassVar[dict[str, str]] = {
+        "down": "MPO", "up": "MPO", "qnn": "QNN", "mix_classical": "fusion", "mix_quantum": "fusion"
+    }
+    own_branch: ClassVar[str] = "fusion"
 
     def __init__(self, base_layer: nn.Linear, config: QWTHNConfig, runtime: Runtime) -> None:
         super().__init__(base_layer, config, runtime)

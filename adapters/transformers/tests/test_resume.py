@@ -1,0 +1,140 @@
+"""`qwthn finetune --resume`: real processes killed with SIGKILL or stopped with Ctrl-C continue to
+the same losses as an uninterrupted run; bad resumes are refused in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from qwthn.errors import QwthnError
+from qwthn_transformers.embedded import base_model, corpus
+from qwthn_transformers.finetune import FinetuneOptions, run_finetune
+
+HERE = Path(__file__).parent
+STEPS = 12
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory):
+    """A tiny base model directory and dataset, and the uninterrupted reference run."""
+    from test_finetune import TINY_SPEC
+
+    root = tmp_path_factory.mktemp("resume")
+    env = {**os.environ, base_model.CACHE_ENV: str(root / "cache"), "OMP_NUM_THREADS": "1"}
+    previous = os.environ.get(base_model.CACHE_ENV)
+    os.environ[base_model.CACHE_ENV] = env[base_model.CACHE_ENV]
+    try:
+        model_dir, _ = base_model.load_or_pretrain(TINY_SPEC)
+    finally:
+        os.environ.pop(base_model.CACHE_ENV) if previous is None else os.environ.update({base_model.CACHE_ENV: previous})
+    train_set, held_out = corpus.task_split(50, 6)
+    dataset = root / "data.jsonl"
+    dataset.write_text("".join(json.dumps({"prompt": e.prompt, "response": e.response}) + "\n"
+                               for e in train_set + held_out))  # fmt: skip
+    args = ["finetune", "--model", str(model_dir), "--dataset", str(dataset), "--method", "lora",
+            "--max-steps", str(STEPS), "--checkpoint-every", "3"]  # fmt: skip
+    reference = root / "reference"
+    done = subprocess.run([sys.executable, "-m", "qwthn", *args, "--output", str(reference)], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return {"root": root, "env": env, "args": args, "reference": reference}
+
+
+def _start_slowed(setting: dict, output: Path) -> subprocess.Popen:
+    command = [sys.executable, str(HERE / "slowed_cli.py"), "0.4", *setting["args"], "--output", str(output)]
+    return subprocess.Popen(command, env=setting["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(process: subprocess.Popen, path: Path, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+
+
+def _resume(setting: dict, output: Path) -> dict:
+    done = subprocess.run([sys.executable, "-m", "qwthn", "finetune", "--resume", str(output)], env=setting["env"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads((output / "metrics.json").read_text())
+
+
+def _assert_same_as_reference(setting: dict, output: Path, metrics: dict) -> None:
+    reference = json.loads((setting["reference"] / "metrics.json").read_text())
+    assert metrics["methods"]["lora"]["losses"] == pytest.approx(reference["methods"]["lora"]["losses"], abs=1e-6)
+    assert len(metrics["methods"]["lora"]["losses"]) == STEPS
+    ours = load_file(output / "lora" / "adapter_model.safetensors")
+    theirs = load_file(setting["reference"] / "lora" / "adapter_model.safetensors")
+    assert ours.keys() == theirs.keys() and all(torch.allclose(ours[k], theirs[k], atol=1e-6) for k in ours)
+    assert not (output / "state").exists() and not (output / "INCOMPLETE").exists()
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
+    output = setting["root"] / "killed"
+    process = _start_slowed(setting, output)
+    checkpoint = output / "state" / "lora.checkpoint.safetensors"
+    _wait_for_checkpoint(process, checkpoint)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (output / "metrics.json").exists()
+    assert 3 <= json.loads(load_file_metadata(checkpoint))["step"] < STEPS  # killed mid-run, checkpoint whole
+
+    _assert_same_as_reference(setting, output, _resume(setting, output))
+
+
+def test_ctrl_c_saves_says_how_to_resume_and_the_resume_matches(setting):
+    output = setting["root"] / "interrupted"
+    process = _start_slowed(setting, output)
+    _wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert f"continue it with: qwthn finetune --resume {output}" in stderr and "Traceback" not in stderr
+    assert "resume" in (output / "INCOMPLETE").read_text()
+
+    _assert_same_as_reference(setting, output, _resume(setting, output))
+
+
+def load_file_metadata(path: Path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as handle:
+        return handle.metadata()["qwthn_checkpoint"]
+
+
+def test_bad_resumes_are_one_line_errors(setting, tmp_path):
+    with pytest.raises(QwthnError, match="no such run directory"):
+        run_finetune(FinetuneOptions(resume=tmp_path / "nothing"))
+    with pytest.raises(QwthnError, match="already finished"):
+        run_finetune(FinetuneOptions(resume=setting["reference"]))
+    with pytest.raises(QwthnError, match="not a resumable qwthn finetune run"):
+        run_finetune(FinetuneOptions(resume=tmp_path))
+    with pytest.raises(QwthnError, match="leave out --seed, --max-steps"):
+        run_finetune(FinetuneOptions(resume=tmp_path, seed=3, max_steps=2))
+
+
+def test_a_resume_refuses_a_dataset_that_changed(setting):
+    output = setting["root"] / "changed"
+    process = _start_slowed(setting, output)
+    _wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    dataset = Path(setting["args"][setting["args"].index("--dataset") + 1])
+    original = dataset.read_bytes()
+    try:
+        dataset.write_bytes(original + b'{"prompt": "1+1", "response": "2"}\n')
+        with pytest.raises(QwthnError, match="changed since the run started"):
+            run_finetune(FinetuneOptions(resume=output))
+    finally:
+        dataset.write_bytes(original)
