@@ -12,9 +12,9 @@ import sys
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
 from qwthn import __version__
+from qwthn.console import make_console
 from qwthn.errors import QwthnError
 
 app = typer.Typer(
@@ -57,18 +57,18 @@ def backends(
         if as_json:
             typer.echo(json.dumps(details, indent=2))
         else:
-            print_details(details, Console(highlight=False))
+            print_details(details, make_console(highlight=False))
         return
     listing = describe_all()
     if as_json:
         typer.echo(json.dumps(listing, indent=2))
     else:
-        print_listing(listing, Console(highlight=False))
+        print_listing(listing, make_console(highlight=False))
 
 
 def print_error(message: str) -> None:
     """One line on stderr with markup off, so `[brackets]` in a hint print as written."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {message}", markup=False)
+    make_console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {message}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -89,5 +89,5 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 def _interrupted() -> None:
-    Console(stderr=True, highlight=False).print("interrupted (Ctrl-C)", markup=False)
+    make_console(stderr=True, highlight=False).print("interrupted (Ctrl-C)", markup=False)
     sys.exit(INTERRUPTED)

@@ -132,8 +132,7 @@ def dequantize(
     )] = None,
 ) -> None:  # fmt: skip
     """Replace every circuit of an adapter by its exact Fourier series: same outputs, no quantum backend needed."""
-    from rich.console import Console
-
+    from qwthn.console import make_console
     from qwthn.runtime import RuntimeConfig
     from qwthn_transformers.dequantize import dequantize_adapter
     from qwthn_transformers.evaluate_adapter import parse_backend_options
@@ -142,7 +141,7 @@ def dequantize(
     if backend == "emulator" and backend_options is None:
         options = {"dtype": "complex128"}
     report = dequantize_adapter(adapter, output, RuntimeConfig(backend=backend, backend_options=options))
-    Console().print(
+    make_console().print(
         f"dequantized {report['layers']} {report['method']} layer(s) into {report['output']}: "
         f"{report['terms_per_output']} Fourier terms per read-out, {report['parameters_before']:,} -> "
         f"{report['parameters_after']:,} adapter parameters, max |difference| on random angles "

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from qwthn.console import make_console
 from qwthn.errors import QwthnError
 from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
@@ -127,7 +128,7 @@ def run_evaluate(options: EvaluateOptions, console: Console | None = None) -> di
     results = [_evaluate_on(base, options.adapter, each, examples, _label(each)) for each in runtimes]
     report = {"adapter": str(options.adapter), "method": config.method, "base_model": base, "dataset": dataset,
               "results": results}  # fmt: skip
-    _print(report, console or Console())
+    _print(report, console or make_console())
     return report
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from qwthn.console import make_console
 from qwthn.errors import QwthnError
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.plugins import host
@@ -325,7 +326,7 @@ def run_ablation(options: AblationOptions, console: Console | None = None) -> di
     """Run (or resume) the grid and write the report; returns it."""
     from qwthn_transformers.ablation.report import write_report
 
-    console = console or Console()
+    console = console or make_console()
     plan_ = plan(options)
     output = options.output
     output.mkdir(parents=True, exist_ok=True)
