@@ -168,3 +168,129 @@ def test_a_backend_registered_by_path_is_imported_only_when_used(install_plugin)
     assert str(caught.value).startswith(
         "backend 'lazy-missing' of plugin 'lazy' failed to load from qwthn_no_such_module:Backend: ModuleNotFoundError"
     )
+
+
+def test_a_blocked_plugin_is_never_imported(install_plugin, monkeypatch):
+    import sys
+
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    monkeypatch.delitem(sys.modules, "numpy_backend", raising=False)
+    monkeypatch.setenv("QWTHN_BLOCK_PLUGINS", " numpy-test ,nothing-by-that-name")
+    from qwthn.plugins import host
+
+    host.reset()
+    names = [entry.name for entry in list_backends()]
+    assert "numpy-test" not in names and "emulator" in names  # only the named plugin is blocked
+    assert "numpy_backend" not in sys.modules  # its module never ran
+    assert host.broken() == []
+    assert host.blocked_note() == (
+        "QWTHN_BLOCK_PLUGINS=' numpy-test ,nothing-by-that-name' blocks installed plugins numpy-test; "
+        "remove them from it or unset QWTHN_BLOCK_PLUGINS"
+    )
+
+
+def test_the_block_list_wins_over_the_allow_list(install_plugin, monkeypatch):
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    monkeypatch.setenv("QWTHN_PLUGINS", "numpy-test,emulator")
+    monkeypatch.setenv("QWTHN_BLOCK_PLUGINS", "numpy-test")
+    from qwthn.plugins import host
+
+    host.reset()
+    assert [entry.name for entry in list_backends()] == ["emulator"]
+
+
+def test_asking_for_a_blocked_backend_names_the_variable(install_plugin, monkeypatch):
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    monkeypatch.setenv("QWTHN_BLOCK_PLUGINS", "numpy-test")
+    from qwthn.plugins import host
+
+    host.reset()
+    with pytest.raises(BackendNotFoundError) as caught:
+        get_backend("numpy-test")
+    assert str(caught.value) == (
+        "backend 'numpy-test' is blocked by QWTHN_BLOCK_PLUGINS='numpy-test'; "
+        "remove 'numpy-test' from the variable (or unset it) to use it"
+    )
+
+
+def test_a_backend_of_a_blocked_plugin_under_another_name_mentions_the_block(install_plugin, monkeypatch):
+    install_plugin("qwthn-lazy", "0.1", "lazy", "lazy_plugin")
+    monkeypatch.setenv("QWTHN_BLOCK_PLUGINS", "lazy")
+    from qwthn.plugins import host
+
+    host.reset()
+    with pytest.raises(BackendNotFoundError) as caught:
+        get_backend("lazy-test")
+    message = str(caught.value)
+    assert "QWTHN_BLOCK_PLUGINS='lazy' blocks installed plugins lazy" in message and "\n" not in message
+
+
+def test_unset_or_empty_block_list_blocks_nothing(install_plugin, monkeypatch):
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    monkeypatch.setenv("QWTHN_BLOCK_PLUGINS", " , ")
+    from qwthn.plugins import host
+
+    host.reset()
+    assert "numpy-test" in [entry.name for entry in list_backends()]
+    assert host.blocked_note() is None
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_qwthn_backends_warns_about_blocked_plugins(install_plugin, monkeypatch, capsys, as_json):
+    import json
+
+    from qwthn.cli import main
+
+    install_plugin("qwthn-numpy-test", "0.3", "numpy-test", "numpy_backend")
+    monkeypatch.setenv("QWTHN_BLOCK_PLUGINS", "numpy-test")
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exited:
+        main(["backends", "--json"] if as_json else ["backends"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    note = "QWTHN_BLOCK_PLUGINS='numpy-test' blocks installed plugins numpy-test; remove them from it or unset"
+    if as_json:
+        listing = json.loads(out)
+        assert listing["blocked"].startswith(note)
+        assert "numpy-test" not in [backend["name"] for backend in listing["backends"]]
+    else:
+        assert out.splitlines()[0].startswith(f"warning: {note}")
+        assert "numpy-test  (" not in out
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ({"api_key": "s3cr3t-value"}, False),  # an unknown option: its name is the fix, its value may be a key
+        ({"device_kwargs": {"auth": {"Token": "s3cr3t-value"}}}, False),  # a credential-like name at any depth
+        ({"device_kwargs": "s3cr3t-value"}, True),  # a wrong type under a plain name is still repeated
+        ({"device_kwargs": {"wires": ["s3cr3t-value"]}, "limit": 1}, True),
+    ],
+)
+def test_an_options_error_never_repeats_what_may_be_a_credential(options, shown):
+    from typing import Any
+
+    from pydantic import BaseModel, ConfigDict, field_validator
+
+    from qwthn.plugins import validate_options
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        device_kwargs: dict[str, Any] = {}
+        limit: int = 0
+
+        @field_validator("device_kwargs")
+        @classmethod
+        def _refuse(cls, value):
+            raise ValueError("the device takes none of these")
+
+    class Backend:
+        name = "remote"
+
+    Backend.Options = Options
+    with pytest.raises(OptionsError) as caught:
+        validate_options(Backend, options)
+    message = str(caught.value)
+    assert message.startswith("backend 'remote': option '")
+    assert message.endswith("its options are: device_kwargs, limit")
+    assert ("s3cr3t-value" in message) is shown, message

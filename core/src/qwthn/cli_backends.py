@@ -82,7 +82,7 @@ def describe_all() -> dict[str, Any]:
             broken.append({"plugin": plugin.name, "distribution": plugin.distribution, "version": plugin.version,
                            "reason": str(error)})  # fmt: skip
     return {"entry_point_group": "qwthn", "backends": described, "broken_plugins": broken,
-            "hidden": host.hidden_note()}  # fmt: skip
+            "hidden": host.hidden_note(), "blocked": host.blocked_note()}  # fmt: skip
 
 
 def backend_details(name: str) -> dict[str, Any]:
@@ -103,9 +103,10 @@ def _summary(caps: dict[str, Any]) -> list[str]:
 
 def print_listing(listing: dict[str, Any], console: Console) -> None:
     backends = listing["backends"]
-    if listing.get("hidden"):
-        console.print(f"warning: {listing['hidden']}", markup=False, style="yellow")
-    if not backends and not listing.get("hidden"):
+    for note in ("blocked", "hidden"):
+        if listing.get(note):
+            console.print(f"warning: {listing[note]}", markup=False, style="yellow")
+    if not backends and not listing.get("hidden") and not listing.get("blocked"):
         console.print("no backend installed; pip install 'qwthn[emulator]' for the default one", markup=False)
     for backend in backends:
         console.print(f"{backend['name']}  ({backend['distribution']} {backend['version']})", markup=False)

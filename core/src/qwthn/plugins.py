@@ -8,12 +8,16 @@ other plugins down. Hooks are called through pluggy's hook callers, one plugin
 at a time (`subset_hook_caller`), so each registration is attributed to the
 plugin that made it. Core's own methods are a built-in plugin registered through
 the same hooks. Set `QWTHN_PLUGINS` to a comma-separated list of entry-point
-names to load only those (as simonw/llm's LLM_LOAD_PLUGINS).
+names to load only those (as simonw/llm's LLM_LOAD_PLUGINS), and
+`QWTHN_BLOCK_PLUGINS` to a comma-separated list of entry-point names never to
+import (a blocked plugin's code does not run at all); the block-list wins over
+the allow-list.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
 from typing import Any
@@ -28,7 +32,9 @@ from qwthn.methods.registry import MethodRegistry
 
 DEFAULT_BACKEND = "emulator"
 ALLOW_LIST_ENV = "QWTHN_PLUGINS"
+BLOCK_LIST_ENV = "QWTHN_BLOCK_PLUGINS"
 BUILTIN_PLUGINS = ("qwthn.methods.builtin",)
+CREDENTIAL_NAME = re.compile(r"token|secret|passw|api_?key|credential|auth", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class PluginHost:
         self._backends: dict[str, BackendEntry] = {}
         self._broken: list[BrokenPlugin] = []
         self._hidden: list[str] = []
+        self._blocked: list[str] = []
         self._infos: dict[int, PluginInfo] = {}
         self._methods = MethodRegistry()
         self._apps: list[Any] = []
@@ -123,9 +130,11 @@ class PluginHost:
         return self._manager
 
     def _load_entry_points(self) -> None:
-        allowed = os.environ.get(ALLOW_LIST_ENV)
-        allow = {name.strip() for name in allowed.split(",") if name.strip()} if allowed is not None else None
+        allow, block = _names_in(ALLOW_LIST_ENV), _names_in(BLOCK_LIST_ENV) or set()
         for entry_point in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+            if entry_point.name in block:  # checked first: blocked wins over allowed, and is never imported
+                self._blocked.append(entry_point.name)
+                continue
             if allow is not None and entry_point.name not in allow:
                 self._hidden.append(entry_point.name)
                 continue
@@ -225,12 +234,30 @@ class PluginHost:
             f"{', '.join(sorted(set(self._hidden)))}; add them to it or unset {ALLOW_LIST_ENV}"
         )
 
+    def blocked_note(self) -> str | None:
+        """One line saying which installed plugins the block-list variable blocks, if it blocks any."""
+        self.manager  # noqa: B018
+        if not self._blocked:
+            return None
+        return (
+            f"{BLOCK_LIST_ENV}={os.environ.get(BLOCK_LIST_ENV, '')!r} blocks installed plugins "
+            f"{', '.join(sorted(set(self._blocked)))}; remove them from it or unset {BLOCK_LIST_ENV}"
+        )
+
     def backend_entry(self, name: str) -> BackendEntry:
         self.manager  # noqa: B018
         entry = self._backends.get(name)
+        if entry is None and name in self._blocked:  # the plugin of that name was never imported, on purpose
+            raise BackendNotFoundError(
+                f"backend '{name}' is blocked by {BLOCK_LIST_ENV}={os.environ.get(BLOCK_LIST_ENV, '')!r}; "
+                f"remove '{name}' from the variable (or unset it) to use it"
+            )
         if entry is None:
             installed = ", ".join(sorted(self._backends)) or "none"
             broken = "".join(f"; plugin '{b.plugin.name}' is broken: {b.reason}" for b in self._broken)
+            blocked = self.blocked_note()
+            if blocked is not None:  # a blocked plugin may register a backend under another name
+                broken += f"; {blocked}"
             hidden = self.hidden_note()
             if hidden is not None and (name in self._hidden or not self._backends):
                 hint = hidden  # the allow-list hides the plugin asked for, or every backend
@@ -249,6 +276,12 @@ class PluginHost:
     def reset(self) -> None:
         """Forget everything so the next lookup rescans entry points (after installs, in tests)."""
         self.__init__()
+
+
+def _names_in(variable: str) -> set[str] | None:
+    """The comma-separated entry-point names in environment variable `variable`; None when it is unset."""
+    value = os.environ.get(variable)
+    return None if value is None else {name.strip() for name in value.split(",") if name.strip()}
 
 
 def _check_backend_class(backend_class: Any) -> None:
@@ -278,10 +311,29 @@ def validate_options(backend_class: type[QuantumBackend], options: dict[str, Any
         message = first["msg"].removeprefix("Value error, ")
         if not field:  # a check across several options (a model validator): its message names them
             raise OptionsError(f"backend '{backend_class.name}': {message}; its options are: {fields}") from None
+        shown = "" if _hide_input(first) else f" (got {first.get('input')!r})"
         raise OptionsError(
-            f"backend '{backend_class.name}': option '{field}': {message} (got {first.get('input')!r}); "
-            f"its options are: {fields}"
+            f"backend '{backend_class.name}': option '{field}': {message}{shown}; its options are: {fields}"
         ) from None
+
+
+def _hide_input(error: Any) -> bool:
+    """Whether an OptionsError must not repeat the refused value: it may be a credential, and errors reach logs.
+
+    The value of an unknown option never helps fix it (its name does), and nothing under a name that
+    looks like a credential (api_key, token, secret...) is repeated, at any depth of a dict option.
+    """
+    if error["type"] == "extra_forbidden":
+        return True
+
+    def secret(value: Any) -> bool:
+        if isinstance(value, dict):
+            return any(CREDENTIAL_NAME.search(str(key)) or secret(item) for key, item in value.items())
+        if isinstance(value, (list, tuple)):
+            return any(secret(item) for item in value)
+        return False
+
+    return any(CREDENTIAL_NAME.search(str(part)) for part in error["loc"]) or secret(error.get("input"))
 
 
 def _hook_names() -> list[str]:

@@ -4,6 +4,11 @@ Failures become one-line QwthnErrors. A path that looks local but does not exist
 missing path (not as a failed hub lookup). A hub id is tried from the local cache first; only if it
 is not cached is the hub contacted, after a short reachability check, because on a machine without
 network huggingface_hub would otherwise spend about a minute retrying before failing.
+
+Code shipped with a model (an `auto_map` in its config.json pointing at its own modeling file) is
+never run unless the caller passes `trust_remote_code=True` (the CLI's `--trust-remote-code`):
+`trust_remote_code=False` is passed explicitly, because transformers' default (None) would prompt
+on a terminal instead, and its refusal becomes one QwthnError line naming the flag.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from qwthn.errors import QwthnError
 
 PROBE_TIMEOUT_S = 3.0
+REMOTE_CODE_MARK = "trust_remote_code=True"
+"""What transformers' refusal to run a model's own code says (dynamic_module_utils.resolve_trust_remote_code)."""
 
 
 def _looks_local(name: str) -> bool:
@@ -36,26 +43,40 @@ def _hub_reachable() -> bool:
         return False
 
 
-def _from_pretrained(source: str, local_files_only: bool) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
-    model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_files_only)
+def _from_pretrained(
+    source: str, local_files_only: bool, trust_remote_code: bool
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, local_files_only=local_files_only, trust_remote_code=trust_remote_code
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            source, local_files_only=local_files_only, trust_remote_code=trust_remote_code
+        )
+    except ValueError as error:
+        if not trust_remote_code and REMOTE_CODE_MARK in str(error):
+            raise QwthnError(
+                f"model {source} ships its own Python code (an auto_map in its config), which qwthn does not run "
+                "unless asked; read that code, then pass --trust-remote-code (trust_remote_code=True) to run it"
+            ) from error
+        raise
     return model, tokenizer
 
 
-def _load_local(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def _load_local(path: Path, trust_remote_code: bool) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     if not path.is_dir():
         raise QwthnError(f"model path {path} is a file; pass --model the directory that holds config.json")
     if not (path / "config.json").is_file():
         raise QwthnError(f"model directory {path} has no config.json; pass a directory written by save_pretrained")
     try:
-        return _from_pretrained(str(path), local_files_only=True)
+        return _from_pretrained(str(path), local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
         raise QwthnError(f"cannot load a causal LM from {path}: {str(error).splitlines()[0]}") from error
 
 
-def _load_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def _load_hub(name: str, trust_remote_code: bool) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     try:
-        return _from_pretrained(name, local_files_only=True)
+        return _from_pretrained(name, local_files_only=True, trust_remote_code=trust_remote_code)
     except (OSError, ValueError):
         pass  # not (fully) cached: fetch it below
     if not _hub_reachable():
@@ -64,22 +85,25 @@ def _load_hub(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             "pass --model a local directory, or connect once to download it"
         )
     try:
-        return _from_pretrained(name, local_files_only=False)
+        return _from_pretrained(name, local_files_only=False, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
         raise QwthnError(
             f"cannot load '{name}' from the hub: {str(error).splitlines()[0]}; check the model id"
         ) from error
 
 
-def load_causal_lm(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """(model in eval mode, tokenizer with a pad token) for a local directory or hub id."""
+def load_causal_lm(name: str, *, trust_remote_code: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """(model in eval mode, tokenizer with a pad token) for a local directory or hub id.
+
+    `trust_remote_code=True` lets a model's own modeling code run; only for a model whose code you have read.
+    """
     path = Path(name).expanduser()
     if path.exists():
-        model, tokenizer = _load_local(path)
+        model, tokenizer = _load_local(path, trust_remote_code)
     elif _looks_local(name):
         raise QwthnError(f"model path {name} does not exist; pass --model an existing directory or a hub id")
     else:
-        model, tokenizer = _load_hub(name)
+        model, tokenizer = _load_hub(name, trust_remote_code)
     embeddings = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > embeddings:
         raise QwthnError(
