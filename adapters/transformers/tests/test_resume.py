@@ -30,12 +30,9 @@ def setting(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("resume")
     env = {**os.environ, base_model.CACHE_ENV: str(root / "cache"), "OMP_NUM_THREADS": "1"}
-    previous = os.environ.get(base_model.CACHE_ENV)
-    os.environ[base_model.CACHE_ENV] = env[base_model.CACHE_ENV]
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(base_model.CACHE_ENV, env[base_model.CACHE_ENV])
         model_dir, _ = base_model.load_or_pretrain(TINY_SPEC)
-    finally:
-        os.environ.pop(base_model.CACHE_ENV) if previous is None else os.environ.update({base_model.CACHE_ENV: previous})
     train_set, held_out = corpus.task_split(50, 6)
     dataset = root / "data.jsonl"
     dataset.write_text("".join(json.dumps({"prompt": e.prompt, "response": e.response}) + "\n"
