@@ -63,6 +63,10 @@ def finetune(
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue an interrupted run from its directory, with the options it started with.  \\[default: a new run]"
     )] = None,
+    trust_remote_code: Annotated[bool, typer.Option(
+        "--trust-remote-code", help="Run Python code shipped with the model (an auto_map in its config); only for "
+        "code you have read.  \\[default: off]"
+    )] = False,
 ) -> None:  # fmt: skip
     """Fine-tune with QWTHN and/or LoRA; with no options, the embedded offline demo."""
     from qwthn_transformers.finetune import FinetuneOptions, run_finetune
@@ -71,6 +75,7 @@ def finetune(
         model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=config,
         output=output, seed=seed, max_steps=max_steps, dry_run=dry_run, forward_only=forward_only,
         init_adapter=init_adapter, checkpoint_every=checkpoint_every, resume=resume,
+        trust_remote_code=trust_remote_code,
     )  # fmt: skip
     run_finetune(options)
 
@@ -104,6 +109,10 @@ def evaluate(
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the results as JSON instead of a table.  \\[default: a table]"
     )] = False,
+    trust_remote_code: Annotated[bool, typer.Option(
+        "--trust-remote-code", help="Run Python code shipped with the model (an auto_map in its config); only for "
+        "code you have read.  \\[default: off]"
+    )] = False,
 ) -> None:  # fmt: skip
     """Held-out exact match of a trained adapter with its circuits on any backend, next to the exact emulator."""
     import json
@@ -114,7 +123,7 @@ def evaluate(
 
     options = EvaluateOptions(
         adapter=adapter, model=model, dataset=dataset, backend=backend, backend_options=backend_options,
-        shots=shots, seed=seed, limit=limit, dry_run=dry_run,
+        shots=shots, seed=seed, limit=limit, dry_run=dry_run, trust_remote_code=trust_remote_code,
     )  # fmt: skip
     report = run_evaluate(options, Console(quiet=True) if as_json else None)
     if as_json:

@@ -43,6 +43,7 @@ class EvaluateOptions:
     seed: int = 0
     limit: int | None = None
     dry_run: bool = False
+    trust_remote_code: bool = False
 
 
 def parse_backend_options(text: str | None) -> dict[str, Any]:
@@ -90,10 +91,11 @@ def _examples(options: EvaluateOptions) -> tuple[list[Example], str]:
     return examples[: options.limit] if options.limit is not None else examples, name
 
 
-def _evaluate_on(base: str, adapter: Path, runtime: RuntimeConfig, examples: list[Example], label: str) -> dict:
-    model, tokenizer = load_causal_lm(base)
+def _evaluate_on(options: EvaluateOptions, base: str, runtime: RuntimeConfig, examples: list[Example]) -> dict:
+    label = _label(runtime)
+    model, tokenizer = load_causal_lm(base, trust_remote_code=options.trust_remote_code)
     shared = Runtime.from_config(runtime)
-    load_adapter(model, adapter, shared)
+    load_adapter(model, options.adapter, shared)
     start = time.perf_counter()
     result = exact_match(model, tokenizer, examples, description=f"evaluating on {label}")
     return {
@@ -125,7 +127,7 @@ def run_evaluate(options: EvaluateOptions, console: Console | None = None) -> di
     base = _base_model(options)
     examples, dataset = _examples(options)
     runtimes = [runtime] if runtime == EXACT or runtime.dry_run else [runtime, EXACT]
-    results = [_evaluate_on(base, options.adapter, each, examples, _label(each)) for each in runtimes]
+    results = [_evaluate_on(options, base, each, examples) for each in runtimes]
     report = {"adapter": str(options.adapter), "method": config.method, "base_model": base, "dataset": dataset,
               "results": results}  # fmt: skip
     _print(report, console or make_console())

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -56,7 +57,7 @@ RESULT_SUFFIX = "result.json"
 STATE_DIR = "state"
 """Inside a run directory while it runs: the options, the base evaluation, checkpoints and finished results."""
 RESUMABLE_OPTIONS = ("model", "dataset", "backend", "shots", "method", "config", "seed", "max_steps", "forward_only",
-                     "init_adapter", "checkpoint_every")  # fmt: skip
+                     "init_adapter", "checkpoint_every", "trust_remote_code")  # fmt: skip
 
 
 @dataclass
@@ -77,6 +78,7 @@ class FinetuneOptions:
     init_adapter: Path | None = None
     checkpoint_every: int | None = None
     resume: Path | None = None
+    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
         for name in ("dataset", "config", "output", "init_adapter", "resume"):
@@ -304,7 +306,8 @@ def _examples(plan: RunPlan) -> tuple[list[Example], list[Example], str]:
 def _base_loader(options: FinetuneOptions, spec: BaseModelSpec) -> tuple[Callable[[], tuple], dict]:
     """A function returning a fresh (model, tokenizer) per call, and a description of the base model."""
     if options.model is not None:
-        return (lambda: load_causal_lm(options.model)), {"name": options.model}
+        load = partial(load_causal_lm, options.model, trust_remote_code=options.trust_remote_code)
+        return load, {"name": options.model}
     start = time.perf_counter()
     if not cache_path(spec).is_dir():
         make_console().print(f"pre-training the embedded base model once; it is cached in {cache_path(spec)}")

@@ -197,8 +197,8 @@ class ClassificationTask:
         from transformers import AutoModel, AutoTokenizer
 
         path = minilm_path()
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        encoder = AutoModel.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)  # a plain BERT: no code to run
+        encoder = AutoModel.from_pretrained(path, trust_remote_code=False)
         return EncoderClassifier(encoder, 2, seed).eval(), tokenizer
 
     def save_extra(self, model, directory: Path) -> None:
