@@ -17,6 +17,10 @@ from qwthn import Capabilities, QuantumBackend, TransientBackendError, get_backe
 from qwthn.errors import BackendTimeoutError
 
 
+HANG_SECONDS = 3600.0
+"""A job that would outlive any test: only the runtime's timeout gets past it."""
+
+
 class FlakyOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -24,6 +28,8 @@ class FlakyOptions(BaseModel):
     slow_rate: float = Field(default=0.2, ge=0, le=1, description="chance that a job takes `slow_seconds`")
     slow_seconds: float = Field(default=0.05, ge=0)
     fault_seed: int = 0
+    hang_submissions: tuple[int, ...] = Field(default=(), description="submissions (1-based) whose job never finishes")
+    fail_from: int | None = Field(default=None, ge=1, description="from this submission on, every one fails")
     gradient: Literal["autograd", "parameter-shift"] = "autograd"
     max_batch: int | None = Field(default=None, ge=1)
 
@@ -70,6 +76,11 @@ class FlakyBackend(QuantumBackend):
 
     def submit(self, compiled, inputs, weights, *, shots=None, seed=None):
         self.submissions += 1
+        if self.options.fail_from is not None and self.submissions >= self.options.fail_from:
+            self.failures += 1
+            raise TransientBackendError("device offline for maintenance")
+        if self.submissions in self.options.hang_submissions:
+            return SlowJob(self.evaluate(compiled, inputs, weights, shots=shots, seed=seed), HANG_SECONDS)
         if self.faults.random() < self.options.failure_rate:
             self.failures += 1
             raise TransientBackendError("connection reset by peer")
