@@ -88,7 +88,8 @@ def test_saved_adapter_reloads_onto_a_fresh_base_with_identical_logits(tmp_path,
     header = json.loads(raw[8 : 8 + header_length])  # safetensors: a JSON header, raw tensors, no pickle
     assert header and all(".base_layer." not in key for key in header if key != "__metadata__")
     meta = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
-    assert meta["method"] == config.method and meta["base_model_name_or_path"] == "tiny-qwen2-test"
+    kind = meta["peft_type"].lower() if config.method == "lora" else meta["method"]  # LoRA: peft's LoRA format
+    assert kind == config.method and meta["base_model_name_or_path"] == "tiny-qwen2-test"
 
     fresh = tiny_qwen2(seed=1)
     assert not torch.equal(fresh(tokens).logits, expected)

@@ -1,5 +1,9 @@
 """Saves and loads adapters as adapter_config.json + adapter_model.safetensors (no pickle).
 
+LoRA adapters are written in peft's LoRA format (peft_format.py), so peft loads them; qwthn reads peft's
+LoRA adapters and its own older LoRA files too. QWTHN/QTHA adapters keep qwthn's format (a `method` field):
+peft cannot load them (see docs/peft.md), `from_pretrained` here is their peft-shaped loader.
+
 Files are written under temporary names and renamed into place, so a crash
 mid-save never leaves a half-written adapter behind.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError
@@ -18,12 +23,16 @@ from qwthn import __version__
 from qwthn.errors import QwthnError
 from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import parse_adapter_config
+from qwthn.methods.lora import LoRAConfig
 from qwthn.runtime import Runtime, RuntimeConfig
+from qwthn_transformers import peft_format
 from qwthn_transformers.files import write_atomically, write_text_atomically
 from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter, remove_adapter
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
+
+Model = TypeVar("Model", bound=nn.Module)
 
 
 def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -46,10 +55,14 @@ def write_adapter(
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise QwthnError(f"cannot create {directory}: {error.strerror}; save the adapter somewhere writable") from None
-    meta = {**config.model_dump(mode="json"), "qwthn_version": __version__}
-    if base:
-        meta["base_model_name_or_path"] = base
-    write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(state, path))
+    if isinstance(config, LoRAConfig):
+        meta, state = peft_format.peft_config(config, base), peft_format.to_peft_keys(state)
+    else:
+        meta = {**config.model_dump(mode="json"), "qwthn_version": __version__}
+        if base:
+            meta["base_model_name_or_path"] = base
+    header = {"format": "pt", "qwthn_version": __version__}
+    write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(state, path, metadata=header))
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     write_text_atomically(directory / CONFIG_NAME, text)
     return directory
@@ -63,7 +76,7 @@ def save_adapter(model: nn.Module, directory: str | Path) -> Path:
     return write_adapter(directory, config, adapter_state_dict(model), base)
 
 
-def read_adapter_weights(directory: str | Path) -> dict[str, torch.Tensor]:
+def _read_tensors(directory: str | Path) -> dict[str, torch.Tensor]:
     weights_path = Path(directory) / WEIGHTS_NAME
     if not weights_path.is_file():
         raise QwthnError(f"no {WEIGHTS_NAME} in {directory}; the adapter directory is incomplete")
@@ -71,6 +84,13 @@ def read_adapter_weights(directory: str | Path) -> dict[str, torch.Tensor]:
         return load_file(weights_path)
     except (SafetensorError, OSError) as error:
         raise QwthnError(f"{weights_path} is not a readable safetensors file: {error}") from None
+
+
+def read_adapter_weights(directory: str | Path) -> dict[str, torch.Tensor]:
+    """The adapter's tensors keyed by their full name in the model, whichever format the files use."""
+    state = _read_tensors(directory)
+    data, path = _read_config_data(directory)
+    return peft_format.from_peft_keys(state, str(path)) if peft_format.is_peft(data) else state
 
 
 def base_model_name(directory: str | Path) -> str | None:
@@ -81,10 +101,12 @@ def base_model_name(directory: str | Path) -> str | None:
         return None
 
 
-def read_adapter_config(directory: str | Path) -> AdapterConfig:
+def _read_config_data(directory: str | Path) -> tuple[dict[str, Any], Path]:
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
-        raise QwthnError(f"no {CONFIG_NAME} in {directory}; point at a directory written by save_adapter")
+        raise QwthnError(
+            f"no {CONFIG_NAME} in {directory}; point at a directory written by save_adapter or peft's save_pretrained"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -93,6 +115,14 @@ def read_adapter_config(directory: str | Path) -> AdapterConfig:
         raise QwthnError(f"{path} is not UTF-8 text; write it with save_adapter or as UTF-8 JSON") from None
     if not isinstance(data, dict):
         raise QwthnError(f"{path} holds a JSON {type(data).__name__}, not an object of adapter settings")
+    return data, path
+
+
+def read_adapter_config(directory: str | Path) -> AdapterConfig:
+    """The adapter's config: qwthn's own (a `method` field, also older LoRA files) or a peft LoRA config."""
+    data, path = _read_config_data(directory)
+    if peft_format.is_peft(data):
+        return peft_format.config_from_peft(data, str(path), lambda: _read_tensors(directory).keys())
     for key in ("qwthn_version", "base_model_name_or_path"):
         data.pop(key, None)
     return parse_adapter_config(data, source=str(path))
@@ -115,6 +145,24 @@ def load_adapter(
         remove_adapter(model)  # a failed load leaves the base model as it was, ready for another try
         raise
     return config
+
+
+def from_pretrained(
+    model: Model, model_id: str | Path, *, runtime: RuntimeConfig | Runtime | None = None, is_trainable: bool = False
+) -> Model:
+    """peft's `PeftModel.from_pretrained(model, model_id)` for every qwthn adapter, QWTHN and QTHA included.
+
+    peft cannot load those (its method registry is closed to new methods, docs/peft.md), so this is their
+    loader. `model_id` is a local adapter directory; `runtime` says where circuits run. As in peft, the
+    adapter is frozen and the model put in eval mode unless `is_trainable`. Returns `model`, adapted in place.
+    """
+    load_adapter(model, model_id, runtime)
+    if not is_trainable:
+        for layer in adapter_layers(model).values():
+            for param in layer.adapter_parameters().values():
+                param.requires_grad_(False)
+        model.eval()
+    return model
 
 
 def _copy_weights(model: nn.Module, state: dict[str, torch.Tensor], directory: str | Path) -> None:
