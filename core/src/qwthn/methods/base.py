@@ -6,10 +6,10 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Literal, Union
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from torch import nn
 
-from qwthn.errors import QwthnError
+from qwthn.validation import OneLineErrors
 
 if TYPE_CHECKING:
     from qwthn.contract.circuit import Circuit
@@ -18,29 +18,7 @@ if TYPE_CHECKING:
 TargetModules = Union[list[str], str]
 
 
-def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line naming the first bad field and what it accepts."""
-    return f"{source}: {_detail(error)}"
-
-
-def _detail(error: ValidationError) -> str:
-    first = error.errors()[0]
-    location = [str(part) for part in first["loc"]]
-    message = first["msg"].removeprefix("Value error, ")
-    if not location:
-        return message
-    return f"invalid '{'.'.join(location)}': {message} (got {first.get('input')!r})"
-
-
-class ConfigValueError(QwthnError, ValueError):
-    """A config field with a value its model refuses; `detail` is the line without its source."""
-
-    def __init__(self, source: str, detail: str) -> None:
-        super().__init__(f"{source}: {detail}")
-        self.detail = detail
-
-
-class AdapterConfig(BaseModel):
+class AdapterConfig(OneLineErrors):
     """The saved part of an adapter: what it is, never where it runs (that is `RuntimeConfig`).
 
     Subclasses add a `method: Literal["<name>"] = "<name>"` field and their knobs,
@@ -52,12 +30,6 @@ class AdapterConfig(BaseModel):
     label: ClassVar[str] = ""
     method: str
 
-    def __init__(self, **data: object) -> None:
-        """Built in Python, a bad value is the same one-line error as in a config file."""
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise ConfigValueError(type(self).__name__, _detail(error)) from None
     target_modules: TargetModules = Field(
         default_factory=lambda: ["q_proj", "v_proj"],
         description="module names: exact or dotted suffix; a string is a regex (full match); 'all-linear'",

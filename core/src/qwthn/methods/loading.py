@@ -10,7 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from qwthn.errors import QwthnError
-from qwthn.methods.base import AdapterConfig, ConfigValueError, describe_validation_error
+from qwthn.methods.base import AdapterConfig
+from qwthn.validation import ConfigValueError, describe_validation_error
 
 RUNTIME_KEYS = ("backend", "backend_options", "shots", "device")
 """Where a circuit runs is never part of an adapter: these belong to `RuntimeConfig`."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from qwthn.validation import OneLineErrors
 
 
-class RuntimeConfig(BaseModel):
+class RuntimeConfig(OneLineErrors):
     """Backend choice and execution policy for every circuit of one model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,3 +41,11 @@ class RuntimeConfig(BaseModel):
     dry_run: bool = Field(
         default=False, description="count calls, circuits, rows and shots (and estimated device time) without sending"
     )
+
+    def __init__(self, **data: Any) -> None:
+        """Built in Python, a bad value, an unknown backend or a bad backend option fails here, in one line,
+        not later when the first layer is injected."""
+        from qwthn.plugins import host, validate_options
+
+        super().__init__(**data)
+        validate_options(host.backend_entry(self.backend).backend_class, self.backend_options)
