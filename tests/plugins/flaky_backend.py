@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from qwthn import Capabilities, QuantumBackend, TransientBackendError, get_backend, hookimpl
 from qwthn.errors import BackendTimeoutError
 
-
 HANG_SECONDS = 3600.0
 """A job that would outlive any test: only the runtime's timeout gets past it."""
 

@@ -24,6 +24,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+CLICK_ERRORS = sys.modules[typer.BadParameter.__module__]
+"""click's exception module, wherever this typer takes click from (newer releases vendor it)."""
+NO_ARGS_IS_HELP = getattr(CLICK_ERRORS, "NoArgsIsHelpError", ())
 USAGE_ERROR = 2
 INTERRUPTED = 130
 """The shell's status for a command ended by SIGINT."""
@@ -71,21 +74,33 @@ def print_error(message: str) -> None:
     make_console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {message}", markup=False)
 
 
+def usage_line(error: Exception) -> str:
+    """click's usage error (unknown option, bad value, missing argument) as one line naming where help is."""
+    message = " ".join(error.format_message().split())
+    command = error.ctx.command_path if error.ctx is not None else "qwthn"
+    return f"{message} (see '{command} --help')"
+
+
 def main(argv: list[str] | None = None) -> Any:
     from qwthn.plugins import host
 
     try:
         host.register_commands(app)
-        app(args=argv, prog_name="qwthn")
+        status = app(args=argv, prog_name="qwthn", standalone_mode=False)
     except QwthnError as error:
         print_error(str(error))
         sys.exit(USAGE_ERROR)
-    except KeyboardInterrupt:
+    except NO_ARGS_IS_HELP as error:  # `qwthn` alone: the help, as before
+        typer.echo(error.ctx.get_help())
+        sys.exit(0)
+    except CLICK_ERRORS.UsageError as error:
+        print_error(usage_line(error))
+        sys.exit(USAGE_ERROR)
+    except (KeyboardInterrupt, typer.Abort):
         _interrupted()
-    except SystemExit as exit_:  # typer turns Ctrl-C into a silent exit 130
-        if exit_.code == INTERRUPTED:
-            _interrupted()
-        raise
+    if status == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code
+        _interrupted()
+    sys.exit(status if isinstance(status, int) else 0)  # as click's standalone mode does
 
 
 def _interrupted() -> None:
