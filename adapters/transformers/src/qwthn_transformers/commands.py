@@ -200,6 +200,11 @@ def ablate(
     noise_sweep: Annotated[bool, typer.Option(
         help="With the Wukong plugin installed, evaluate the chosen qwthn adapter at noise x0, 0.5, 1, 2."
     )] = True,
+    ray: Annotated[Optional[str], typer.Option(
+        metavar="ADDRESS", help="Train the units as Ray tasks, one CPU each: local (a new Ray on this machine), "
+        "auto (the cluster `ray start` runs here), host:6379 or ray://host:10001. Same files and report; "
+        "pip install 'qwthn-transformers[ray]'.  \\[default: one after another in this process]"
+    )] = None,
 ) -> None:  # fmt: skip
     """Where does any gain come from? Every arm x seed x learning rate, a report with a verdict."""
     from datetime import datetime
@@ -211,6 +216,6 @@ def ablate(
     options = AblationOptions(
         output=output, task=task, model=model, dataset=dataset, seeds=seeds, steps=steps,
         arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
-        lr_multipliers=_numbers(lr_multipliers, "--lr-multipliers"), smoke=smoke, noise_sweep=noise_sweep,
+        lr_multipliers=_numbers(lr_multipliers, "--lr-multipliers"), smoke=smoke, noise_sweep=noise_sweep, ray=ray,
     )  # fmt: skip
     run_ablation(options)

@@ -2,7 +2,8 @@
 
 A unit's result is one JSON file (written atomically) beside its saved adapter, so an interrupted
 run resumes where it stopped: rerun the same command. Settings are fixed in `ablation.json`; a
-rerun with different ones is refused instead of mixing results.
+rerun with different ones is refused instead of mixing results. With `ray` set, the units not yet on
+disk run as Ray tasks first (`cluster.py`), through the same `run_unit`; the rest is unchanged.
 """
 
 from __future__ import annotations
@@ -61,13 +62,16 @@ class AblationOptions:
     steps: int | None = None
     smoke: bool = False
     noise_sweep: bool = True
+    ray: str | None = None
+    """Ray address for the units (`local`, `auto`, `ray://host:10001`); None: one after another here."""
 
     def settings(self) -> dict:
-        """What fixes the results: a resumed run must match it."""
+        """What fixes the results: a resumed run must match it (where the units run does not)."""
         data = asdict(self)
         data["output"] = str(self.output)
         data["dataset"] = str(self.dataset) if self.dataset else None
         data.pop("noise_sweep")
+        data.pop("ray")
         return json.loads(json.dumps(data))  # as it reads back from ablation.json
 
 
@@ -92,6 +96,10 @@ def _check_options(options: AblationOptions) -> None:
         raise QwthnError(f"--steps must be at least 1, got {options.steps}")
     if options.dataset is not None and not options.dataset.is_file():
         raise QwthnError(f"dataset file {options.dataset} does not exist; pass a JSONL file of prompt/response lines")
+    if options.ray is not None:
+        from qwthn_transformers.ablation.cluster import check_address
+
+        check_address(options.ray)
     output = options.output
     if output.exists() and not output.is_dir():
         raise QwthnError(f"output {output} is a file; pass a directory for --output")
@@ -219,6 +227,11 @@ def unit_dir(output: Path, arm: str, seed: int, lr: float) -> Path:
     return output / "runs" / arm / f"seed{seed}-lr{lr:g}"
 
 
+def result_path(output: Path, arm: str, seed: int, lr: float) -> Path:
+    """A unit's result, written last and atomically: its presence is what marks the unit done."""
+    return unit_dir(output, arm, seed, lr) / "result.json"
+
+
 def train_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) -> dict:
     task, directory = plan_.task, unit_dir(plan_.options.output, arm.name, seed, lr)
     model, tokenizer = task.load(seed)
@@ -249,6 +262,13 @@ def train_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) ->
         "peak_memory_mib": round(memory.peak_mib, 1),
         "backend_usage": report.runtime.tracker.as_dict(),
     }
+
+
+def run_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) -> dict:
+    """Train one unit and write its result; the one code path of the sequential run and of a Ray worker."""
+    result = train_unit(plan_, arm, seed, lr, console)
+    _write_json(result_path(plan_.options.output, arm.name, seed, lr), result)
+    return result
 
 
 def best_unit(results: list[dict]) -> dict:
@@ -337,14 +357,18 @@ def run_ablation(options: AblationOptions, console: Console | None = None) -> di
     units = [
         (arm, seed, arm.base_lr * m) for arm in trained for seed in range(options.seeds) for m in options.lr_multipliers
     ]
+    pending = [(arm, seed, lr) for arm, seed, lr in units if not result_path(output, arm.name, seed, lr).is_file()]
+    if options.ray is not None and pending:
+        from qwthn_transformers.ablation.cluster import run_on_ray
+
+        run_on_ray(plan_, pending, options.ray, console)  # returns with every pending unit on disk, or raises
     for index, (arm, seed, lr) in enumerate(units, start=1):
-        path = unit_dir(output, arm.name, seed, lr) / "result.json"
+        path = result_path(output, arm.name, seed, lr)
         if path.is_file():
             result = json.loads(path.read_text(encoding="utf-8"))
         else:
             console.print(f"[{index}/{len(units)}] {arm.name}, seed {seed}, learning rate {lr:g}", highlight=False)
-            result = train_unit(plan_, arm, seed, lr, console)
-            _write_json(path, result)
+            result = run_unit(plan_, arm, seed, lr, console)
         results.setdefault(arm.name, []).append(result)
     for arm in plan_.arms:
         if arm.derived_from is None:
