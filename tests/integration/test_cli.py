@@ -155,7 +155,7 @@ def test_malformed_dataset_line_is_a_one_line_error(tmp_path, dataset):
 def test_invalid_config_value_is_a_one_line_error(tmp_path):
     config = tmp_path / "qwthn.yaml"
     config.write_text("n_qubits: -3\n")
-    result = run("finetune", "--config", str(config), "--output", str(tmp_path / "out"))
+    result = run("finetune", "--adapter-config", str(config), "--output", str(tmp_path / "out"))
     assert_one_line_usage_error(result, "qwthn.yaml", "n_qubits")
 
 

@@ -40,7 +40,8 @@ def workspace(tmp_path_factory) -> Path:
 def finetune(root: Path, backend: str, output: Path, steps: int) -> dict:
     result = subprocess.run(
         [QWTHN, "finetune", "--backend", backend, "--method", "qwthn", "--model", str(root / "model"),
-         "--dataset", str(root / "data.jsonl"), "--config", str(root / "adapter.json"), "--max-steps", str(steps),
+         "--dataset", str(root / "data.jsonl"), "--adapter-config", str(root / "adapter.json"),
+         "--max-steps", str(steps),
          "--output", str(output)],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip

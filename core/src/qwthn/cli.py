@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -69,6 +70,51 @@ def backends(
         print_listing(listing, make_console(highlight=False))
 
 
+config_app = typer.Typer(
+    name="config", help="Config files for any command: its JSON schema, or a commented file of its defaults.",
+    no_args_is_help=True,
+)
+app.add_typer(config_app)
+
+
+@config_app.command()
+def schema(
+    command: Annotated[Optional[str], typer.Argument(help="The command whose options file to describe.")] = None,
+    adapter: Annotated[Optional[str], typer.Option(
+        help="Describe the adapter config file of this method instead (e.g. qwthn, lora, qtha)."
+    )] = None,
+) -> None:  # fmt: skip
+    """Print the JSON schema of a command's --config file (or of an adapter config), for editors."""
+    from qwthn.cli_config import schema as command_schema
+    from qwthn.plugins import host
+
+    if (command is None) == (adapter is None):
+        raise QwthnError("name a command (e.g. `qwthn config schema finetune`) or --adapter METHOD, not both")
+    document = host.methods.get(adapter).config_class.model_json_schema() if adapter else command_schema(app, command)
+    typer.echo(json.dumps(document, indent=2))
+
+
+@config_app.command()
+def init(
+    command: Annotated[str, typer.Argument(help="The command whose options file to write.")],
+    output: Annotated[Optional[Path], typer.Option(
+        help="Where to write it; an existing file is never replaced.  \\[default: print it]"
+    )] = None,
+) -> None:  # fmt: skip
+    """Write a YAML file of a command's options at their defaults, each explained, to pass as --config."""
+    from qwthn.cli_config import init_text
+    from qwthn.files import write_text_atomically
+
+    text = init_text(app, command)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    if output.exists():
+        raise QwthnError(f"{output} already exists; pass a new --output or delete it first")
+    write_text_atomically(output, text)
+    typer.echo(f"wrote {output}; use it with: qwthn {command} --config {output}")
+
+
 def print_error(message: str) -> None:
     """One line on stderr with markup off, so `[brackets]` in a hint print as written."""
     make_console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {message}", markup=False)
@@ -82,11 +128,13 @@ def usage_line(error: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    from qwthn.cli_config import default_map
     from qwthn.plugins import host
 
     try:
         host.register_commands(app)
-        status = app(args=argv, prog_name="qwthn", standalone_mode=False)
+        argv, defaults = default_map(app, list(sys.argv[1:] if argv is None else argv))
+        status = app(args=argv, prog_name="qwthn", standalone_mode=False, default_map=defaults)
     except QwthnError as error:
         print_error(str(error))
         sys.exit(USAGE_ERROR)

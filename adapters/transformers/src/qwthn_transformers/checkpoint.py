@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from qwthn.errors import QwthnError
-from qwthn_transformers.files import write_atomically
+from qwthn.files import write_atomically
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 FORMAT = 1

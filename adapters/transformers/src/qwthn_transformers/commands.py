@@ -35,8 +35,9 @@ def finetune(
     method: Annotated[Optional[str], typer.Option(
         help=f"Adapter method: {_names(host.methods.names())}.  \\[default: qwthn and lora, compared]"
     )] = None,
-    config: Annotated[Optional[Path], typer.Option(
-        help="YAML/JSON adapter config file.  \\[default: the recipe's config for each method]"
+    adapter_config: Annotated[Optional[Path], typer.Option(
+        help="YAML/JSON adapter config file (its schema: `qwthn config schema --adapter METHOD`).  "
+        "\\[default: the recipe's config for each method]"
     )] = None,
     output: Annotated[Optional[Path], typer.Option(
         help="Run directory, new or empty.  \\[default: runs/finetune-<time>]"
@@ -72,7 +73,7 @@ def finetune(
     from qwthn_transformers.finetune import FinetuneOptions, run_finetune
 
     options = FinetuneOptions(
-        model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=config,
+        model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=adapter_config,
         output=output, seed=seed, max_steps=max_steps, dry_run=dry_run, forward_only=forward_only,
         init_adapter=init_adapter, checkpoint_every=checkpoint_every, resume=resume,
         trust_remote_code=trust_remote_code,

@@ -21,12 +21,12 @@ from torch import nn
 
 from qwthn import __version__
 from qwthn.errors import QwthnError
+from qwthn.files import write_atomically, write_text_atomically
 from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.methods.lora import LoRAConfig
 from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn_transformers import peft_format
-from qwthn_transformers.files import write_atomically, write_text_atomically
 from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter, remove_adapter
 
 CONFIG_NAME = "adapter_config.json"

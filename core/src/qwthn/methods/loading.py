@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from qwthn.errors import QwthnError
+from qwthn.files import read_config_file
 from qwthn.methods.base import AdapterConfig
 from qwthn.validation import ConfigValueError, describe_validation_error
 
@@ -44,21 +43,4 @@ def parse_adapter_config(data: Any, source: str = "config") -> AdapterConfig:
 
 def load_adapter_config(path: str | Path) -> AdapterConfig:
     """Read a YAML or JSON adapter config file."""
-    path = Path(path)
-    if not path.is_file():
-        raise QwthnError(f"config file {path} does not exist; pass an existing YAML or JSON file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise QwthnError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as error:
-        raise QwthnError(f"config file {path} is not valid JSON (line {error.lineno}, column {error.colno}): "
-                         f"{error.msg}") from None  # fmt: skip
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise QwthnError(f"config file {path} is not valid YAML{where}: {reason}") from None
-    return parse_adapter_config(data or {}, source=str(path))
+    return parse_adapter_config(read_config_file(path) or {}, source=str(path))

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from qwthn.console import make_console
 from qwthn.errors import QwthnError
+from qwthn.files import write_json_atomically
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.plugins import host
 from qwthn.runtime import RuntimeConfig
@@ -27,7 +28,6 @@ from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, mat
 from qwthn_transformers.ablation.tasks import CausalLMTask, ClassificationTask, demo_task
 from qwthn_transformers.dequantize import dequantize_adapter
 from qwthn_transformers.embedded.base_model import BaseModelSpec
-from qwthn_transformers.files import write_json_atomically
 from qwthn_transformers.finetune import ensure_writable
 from qwthn_transformers.inject import inject_adapter
 from qwthn_transformers.persistence import load_adapter, save_adapter
