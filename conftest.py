@@ -37,3 +37,87 @@ def install_plugin(tmp_path, monkeypatch, fresh_registry):
         fresh_registry.reset()
 
     return install
+
+
+# --- docs/reliability.md: the catalogue of what was tried, generated from tests marked `reliability` ---
+
+RELIABILITY_KINDS = ("bad input", "fault", "kill", "divergence", "security")
+"""Sections of docs/reliability.md, in order; a marker with another kind is a mistake."""
+
+
+def pytest_addoption(parser):
+    parser.addoption("--reliability-report", metavar="PATH", default=None,
+                     help="write the catalogue of `reliability` tests and their outcomes as Markdown to PATH")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("reliability")
+    if marker is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
+        return
+    if marker.kwargs.get("kind") not in RELIABILITY_KINDS:
+        raise pytest.UsageError(f"{item.nodeid}: reliability(kind=...) must be one of {RELIABILITY_KINDS}")
+    answer = dict(report.user_properties).get("answer", marker.kwargs.get("held", ""))
+    item.config.stash.setdefault(_RELIABILITY, []).append({
+        "id": item.nodeid, "kind": marker.kwargs["kind"], "surface": marker.kwargs.get("surface", ""),
+        "tried": marker.kwargs.get("tried", ""), "answer": answer, "held": report.passed,
+    })
+
+
+_RELIABILITY = pytest.StashKey[list]()
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--reliability-report")
+    rows = session.config.stash.get(_RELIABILITY, [])
+    if path and rows:
+        Path(path).write_text(reliability_markdown(rows), encoding="utf-8")
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def reliability_markdown(rows: list[dict]) -> str:
+    """The page: counts per kind and surface, then one table per kind, every row naming its test."""
+    rows = sorted(rows, key=lambda row: (RELIABILITY_KINDS.index(row["kind"]), row["surface"], row["id"]))
+    lines = [
+        "# Reliability: what was tried, and what held",
+        "",
+        "Generated from the test suite, never edited by hand: every row is one test marked `reliability`,",
+        "run by",
+        "",
+        "    .venv/bin/python -m pytest -m reliability --reliability-report docs/reliability.md",
+        "",
+        "A row holds when its test passed; a failed or skipped test is listed as not held. For bad inputs the",
+        "answer is the line qwthn printed (CLI: on stderr, exit status 2, no traceback) or raised (Python",
+        "API), with temporary paths shown as DIR; each of those tests also checks that nothing was created,",
+        "changed or half-written and that no model was built. `tests/integration/test_reliability_doc.py`",
+        "fails when this page and the marked tests disagree.",
+        "",
+        "## Counts",
+        "",
+        "| kind | surface | tried | held |",
+        "|---|---|---:|---:|",
+    ]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["kind"], row["surface"]), []).append(row)
+    for (kind, surface), group in groups.items():
+        lines.append(f"| {kind} | {surface} | {len(group)} | {sum(row['held'] for row in group)} |")
+    lines.append(f"| **all** | | **{len(rows)}** | **{sum(row['held'] for row in rows)}** |")
+    titles = {"bad input": "Bad inputs", "fault": "Faults injected", "kill": "Kills and interrupts",
+              "divergence": "NaN and Inf", "security": "Security"}  # fmt: skip
+    for kind in RELIABILITY_KINDS:
+        chosen = [row for row in rows if row["kind"] == kind]
+        if not chosen:
+            continue
+        lines += ["", f"## {titles[kind]} ({len(chosen)})", "", "| surface | tried | answer | held | test |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for row in chosen:
+            held = "yes" if row["held"] else "**no**"
+            lines.append(f"| {row['surface']} | {_cell(row['tried'])} | {_cell(row['answer'])} | {held} | "
+                         f"`{row['id']}` |")  # fmt: skip
+    return "\n".join(lines) + "\n"

@@ -54,6 +54,11 @@ def train(runtime: Runtime, steps: int = 4) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters() if p.requires_grad]
 
 
+@pytest.mark.reliability(
+    kind='fault', surface='runtime',
+    tried='random failures and timeouts under autograd and parameter shift',
+    held='results bit-identical to a fault-free run; retried chunks counted once',
+)
 @pytest.mark.parametrize("gradient", ["autograd", "parameter-shift"])
 def test_training_through_faults_equals_a_fault_free_run(gradient):
     settings = {"shots": 64, "seed": 7}
@@ -80,6 +85,11 @@ def test_two_layers_compile_their_shared_circuit_once():
     assert runtime.tracker.circuits == 1 and runtime.tracker.calls == 2
 
 
+@pytest.mark.reliability(
+    kind='fault', surface='runtime',
+    tried='a backend that always fails',
+    held='three attempts, then one line naming the backend and the last cause',
+)
 def test_retries_are_bounded_and_end_in_one_line():
     runtime = Runtime(flaky(failure_rate=1.0), retries=2, retry_backoff=0)
     layer = QuantumLayer(build_qnn_circuit(2, 1), runtime)

@@ -68,7 +68,7 @@ def test_too_many_qubits_for_the_backend_fail_before_any_model_loads(tmp_path):
     config = tmp_path / "big.yaml"
     config.write_text("n_qubits: 22\n")  # the config allows it; the emulator runs at most 20
     env = {**os.environ, base_model.CACHE_ENV: str(tmp_path / "cache")}
-    result = cli("finetune", "--config", str(config), "--output", str(tmp_path / "run"), env=env)
+    result = cli("finetune", "--adapter-config", str(config), "--output", str(tmp_path / "run"), env=env)
     assert_one_line(result, "runs at most 20 qubits")
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
 
@@ -128,6 +128,11 @@ def test_a_failed_load_leaves_the_model_as_it_was_so_a_retry_works(tmp_path):
     assert torch.equal(model(tokens).logits, donor(tokens).logits)
 
 
+@pytest.mark.reliability(
+    kind='fault', surface='CLI',
+    tried='a backend failure after the run directory was created',
+    held='the empty run directory is removed',
+)
 def test_a_failure_after_the_run_started_leaves_no_empty_run_directory(tmp_path, monkeypatch):
     from test_finetune import TINY  # the tiny recipe and its cached base model
 
@@ -142,6 +147,11 @@ def test_a_failure_after_the_run_started_leaves_no_empty_run_directory(tmp_path,
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.reliability(
+    kind='kill', surface='CLI',
+    tried='Ctrl-C before training',
+    held='exit 130 with "interrupted (Ctrl-C)", no traceback',
+)
 def test_ctrl_c_exits_130_with_a_message(monkeypatch, capfd):
     from qwthn import cli as core_cli
 

@@ -44,6 +44,11 @@ def crashing(after: int):
         yield batch
 
 
+@pytest.mark.reliability(
+    kind='kill', surface='training',
+    tried='a crash (exception) at step 6, then training again with the same checkpoint',
+    held='losses and weights bit-identical to an uninterrupted run',
+)
 def test_a_crashed_run_resumed_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path):
     reference_model = adapted()
     reference = train(reference_model, batches(), SETTINGS, "reference")
@@ -74,6 +79,11 @@ def test_a_resumed_run_computes_only_the_steps_after_its_checkpoint(tmp_path):
     assert len(forwards) == 5 and len(resumed.losses) == 8
 
 
+@pytest.mark.reliability(
+    kind='kill', surface='training',
+    tried='SIGINT during step 5',
+    held='step 5 finishes, checkpoint written, SIGINT handler restored; the resume is bit-identical',
+)
 def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path):
     reference = train(adapted(), batches(), SETTINGS, "reference")
 
@@ -92,6 +102,11 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path):
     assert resumed.losses == reference.losses
 
 
+@pytest.mark.reliability(
+    kind='bad input', surface='Python API',
+    tried='resuming a QWTHN checkpoint into a LoRA model',
+    held='one line: written for other trainable parameters',
+)
 def test_a_checkpoint_of_another_adapter_is_refused(tmp_path):
     checkpoint = Checkpoint(tmp_path / "ckpt.safetensors", every=2)
     train(adapted(), batches(), TrainSettings(steps=2, learning_rate=1e-2), "qwthn", checkpoint)
@@ -113,6 +128,11 @@ def _poison(model, attribute: str) -> None:
             layer.mix_quantum.fill_(float("nan"))  # fmt: skip
 
 
+@pytest.mark.reliability(
+    kind='divergence', surface='training',
+    tried='a NaN planted in the MPO, the QNN or the fusion weights',
+    held='training stops at step 1 naming that branch and layer',
+)
 @pytest.mark.parametrize(("attribute", "branch"), [("down", "MPO"), ("qnn", "QNN"), ("mix_quantum", "fusion")])
 def test_a_nan_names_the_step_and_the_branch(attribute, branch):
     model = adapted(QWTHNConfig(n_qubits=2, n_layers=1, seed=0, fusion="linear"))
@@ -122,6 +142,11 @@ def test_a_nan_names_the_step_and_the_branch(attribute, branch):
         train(model, batches(), SETTINGS, "poisoned")
 
 
+@pytest.mark.reliability(
+    kind='divergence', surface='training',
+    tried='a NaN gradient from step 6 in one QNN',
+    held='stops at step 6 naming the QNN branch; checkpoint of step 4 kept, finite, resumable',
+)
 def test_a_nan_gradient_names_its_branch_and_keeps_the_last_good_checkpoint(tmp_path):
     model = adapted()
     counter = itertools.count()

@@ -37,6 +37,11 @@ def run(checkpoint: Checkpoint | None = None, **faults) -> tuple[list[float], di
     return result.losses, weights, runtime
 
 
+@pytest.mark.reliability(
+    kind='fault', surface='training',
+    tried='30% failed submissions, 30% slow jobs and one job that never finishes, while fine-tuning',
+    held='timeouts and failures retried; losses and weights bit-identical to a fault-free run',
+)
 def test_failures_delays_and_a_hang_leave_training_identical_to_a_fault_free_run():
     clean_losses, clean_weights, clean = run()
     losses, weights, faulty = run(failure_rate=0.3, slow_rate=0.3, slow_seconds=0.01, fault_seed=5,
@@ -49,6 +54,11 @@ def test_failures_delays_and_a_hang_leave_training_identical_to_a_fault_free_run
     assert faulty.tracker.calls == clean.tracker.calls  # a retried chunk still counts once
 
 
+@pytest.mark.reliability(
+    kind='fault', surface='training',
+    tried='the backend fails every submission from step 4 on',
+    held='one line naming the backend and the cause; the checkpoint of step 2 resumes exactly',
+)
 def test_a_backend_gone_for_good_ends_in_one_line_and_the_checkpoint_resumes(tmp_path):
     clean_losses, _, clean = run()
     calls_per_step = clean.backend.submissions // SETTINGS.steps

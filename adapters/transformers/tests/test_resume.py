@@ -76,6 +76,11 @@ def _assert_same_as_reference(setting: dict, output: Path, metrics: dict) -> Non
     assert not (output / "state").exists() and not (output / "INCOMPLETE").exists()
 
 
+@pytest.mark.reliability(
+    kind='kill', surface='CLI',
+    tried='SIGKILL of a real `qwthn finetune` process mid-run, then `--resume`',
+    held='checkpoint whole; resumed losses and adapter equal an uninterrupted run',
+)
 def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
     output = setting["root"] / "killed"
     process = _start_slowed(setting, output)
@@ -90,6 +95,11 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
     _assert_same_as_reference(setting, output, _resume(setting, output))
 
 
+@pytest.mark.reliability(
+    kind='kill', surface='CLI',
+    tried='SIGINT to a real `qwthn finetune` process mid-run, then `--resume`',
+    held='exit 130, resume command printed, INCOMPLETE written; resumed run equals an uninterrupted one',
+)
 def test_ctrl_c_saves_says_how_to_resume_and_the_resume_matches(setting):
     output = setting["root"] / "interrupted"
     process = _start_slowed(setting, output)
@@ -121,6 +131,11 @@ def test_bad_resumes_are_one_line_errors(setting, tmp_path):
         run_finetune(FinetuneOptions(resume=tmp_path, seed=3, max_steps=2))
 
 
+@pytest.mark.reliability(
+    kind='bad input', surface='Python API',
+    tried='--resume after the dataset file changed',
+    held='one line: the --dataset file changed since the run started',
+)
 def test_a_resume_refuses_a_dataset_that_changed(setting):
     output = setting["root"] / "changed"
     process = _start_slowed(setting, output)

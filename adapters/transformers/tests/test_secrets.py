@@ -134,6 +134,11 @@ def test_the_scan_finds_a_planted_key(tmp_path):
     assert found == [f"{Path('deep', 'er', 'metrics.json')}: HF_TOKEN"] and count == 2
 
 
+@pytest.mark.reliability(
+    kind='security', surface='CLI',
+    tried='API keys planted in the environment during finetune, evaluate and save_adapter',
+    held='no key in any file written (deleted state included), output or log',
+)
 def test_no_key_in_anything_a_run_writes_or_prints(planted, deleted, capfd, all_logs):
     from qwthn.cli import main
 
@@ -159,6 +164,11 @@ def test_no_key_in_anything_a_run_writes_or_prints(planted, deleted, capfd, all_
     assert not found, "planted keys leaked into: " + ", ".join(found)
 
 
+@pytest.mark.reliability(
+    kind='security', surface='CLI',
+    tried='a key passed in --backend-options',
+    held='the refusal names the option, never its value',
+)
 def test_a_key_put_in_backend_options_is_not_echoed_by_the_error(planted, capfd, all_logs):
     """A credential misplaced in --backend-options is refused without repeating it (stderr ends up in CI logs)."""
     from qwthn.cli import main
