@@ -137,9 +137,9 @@ def verdict(comparisons: list[dict], summary: dict[str, dict], metric: str) -> l
         )
     if quantum and not gains:
         lines.append(
-            f"No QNN shows a gain over any of its {len(quantum)} classical controls (removing it, a classical "
-            "MLP of its size, a frozen random circuit, its Fourier features trained from scratch, the authors' "
-            f"SiLU MLPs) beyond twice the seed spread, on {metric} or on validation loss."
+            f"No QNN shows a gain over any of its {len(quantum)} classical controls that ran "
+            f"({', '.join(c['control'] for c in quantum)}) beyond twice the seed spread, on {metric} or on "
+            "validation loss."
         )
     structural = [
         c for c in comparisons if c["control"] not in QUANTUM_QUESTIONS and c["outcome"] in ("better", "worse")
