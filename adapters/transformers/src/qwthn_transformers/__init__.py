@@ -1,12 +1,22 @@
 """Hugging Face transformers bridge: inject, save, load and merge qwthn adapters (LoRA in peft format); finetune."""
 
+from typing import TYPE_CHECKING, Any
+
 from qwthn_transformers.inject import InjectionReport, count_parameters, find_target_modules, inject_adapter
 from qwthn_transformers.merge import merge_and_unload
 from qwthn_transformers.persistence import from_pretrained, load_adapter, read_adapter_config, save_adapter
 
+if TYPE_CHECKING:
+    from qwthn_transformers.trainer import QwthnTrainer, enable_gradient_checkpointing
+
+_TRAINER_NAMES = ("QwthnTrainer", "enable_gradient_checkpointing")
+"""Imported on first use: transformers' Trainer takes seconds to import, which every CLI call would pay."""
+
 __all__ = [
     "InjectionReport",
+    "QwthnTrainer",
     "count_parameters",
+    "enable_gradient_checkpointing",
     "find_target_modules",
     "from_pretrained",
     "inject_adapter",
@@ -15,3 +25,11 @@ __all__ = [
     "read_adapter_config",
     "save_adapter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAINER_NAMES:
+        from qwthn_transformers import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(f"module 'qwthn_transformers' has no attribute '{name}'")

@@ -3,6 +3,9 @@
 With no options this is the offline demo: the embedded tiny Qwen2 (pre-trained and cached on first
 use) learns the built-in math word problems. Every user input is validated before any model is
 loaded or trained, so a typo costs a second, not a pre-training run.
+
+Started by torchrun or accelerate launch on several processes, it trains data-parallel with the
+same global batch (distributed.py); rank 0 alone evaluates and writes the run directory.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from qwthn.console import make_console
 from qwthn.errors import QwthnError
+from qwthn.files import write_json_atomically, write_text_atomically
 from qwthn.methods.base import AdapterConfig, CircuitAdapterConfig
 from qwthn.methods.loading import load_adapter_config
 from qwthn.methods.lora import LoRAConfig
@@ -33,12 +37,13 @@ from qwthn.methods.qwthn import QWTHNConfig
 from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn.runtime.executor import check_circuit
+from qwthn.runtime.tracker import Tracker
 from qwthn_transformers.checkpoint import CHECKPOINT_NAME, Checkpoint
 from qwthn_transformers.data import Example, encode_example, load_jsonl, split_examples
+from qwthn_transformers.distributed import ONE_PROCESS, Processes
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
 from qwthn_transformers.evaluate import exact_match
-from qwthn_transformers.files import write_json_atomically, write_text_atomically
 from qwthn_transformers.inject import InjectionReport, adapter_layers, count_parameters, inject_adapter
 from qwthn_transformers.loading import load_causal_lm
 from qwthn_transformers.persistence import WEIGHTS_NAME, load_adapter, read_adapter_config, save_adapter
@@ -149,6 +154,7 @@ class RunPlan:
     recipe: Recipe
     options: FinetuneOptions
     init_adapter: Path | None = None
+    processes: Processes = ONE_PROCESS
 
     @property
     def state(self) -> Path:
@@ -181,11 +187,12 @@ def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, Meth
     override = load_adapter_config(options.config) if options.config is not None else None
     if override is not None and options.method not in (None, override.method):
         raise QwthnError(
-            f"--config {options.config} is a {override.method} config but --method is {options.method}; make them agree"
+            f"--adapter-config {options.config} is a {override.method} config but --method is {options.method}; "
+            "make them agree"
         )
     if options.init_adapter is not None:
         if override is not None:
-            raise QwthnError("--init-adapter brings its own config; leave out --config")
+            raise QwthnError("--init-adapter brings its own config; leave out --adapter-config")
         override = read_adapter_config(options.init_adapter)
         if options.method not in (None, override.method):
             raise QwthnError(
@@ -241,8 +248,12 @@ def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig) ->
             check_circuit(shared.backend, shared.lower(circuit).circuit, shared.shots)
 
 
-def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> RunPlan:
-    """Check every option (cheaply) and fix what will run; with `resume`, the options are the run's own."""
+def prepare(options: FinetuneOptions, recipe: Recipe | None = None, processes: Processes = ONE_PROCESS) -> RunPlan:
+    """Check every option (cheaply) and fix what will run; with `resume`, the options are the run's own.
+
+    Every rank checks the same options the same way; the run directory is rank 0's choice (a default
+    name holds the time, which ranks could read a second apart).
+    """
     if options.resume is not None:
         options = resumed_options(options)
     if options.checkpoint_every is not None and options.checkpoint_every < 1:
@@ -250,11 +261,15 @@ def prepare(options: FinetuneOptions, recipe: Recipe | None = None) -> RunPlan:
     if recipe is None:
         recipe = GENERIC_RECIPE if options.model else EMBEDDED_RECIPE
     methods = _resolve_methods(options, recipe)
+    for name, method in methods.items():
+        if method.batch_size < processes.world_size:
+            raise QwthnError(f"{name} trains with batch {method.batch_size}, which cannot be split over "
+                             f"{processes.world_size} processes; launch at most {method.batch_size}")  # fmt: skip
     runtime = _resolve_runtime(options)
     _check_circuits(methods, runtime)
     dataset = load_jsonl(options.dataset) if options.dataset is not None else None
-    output = _resolve_output(options.output, resuming=options.resume is not None)
-    return RunPlan(methods, runtime, output, dataset, recipe, options, init_adapter=options.init_adapter)
+    output = Path(processes.decide(lambda: str(_resolve_output(options.output, resuming=options.resume is not None))))
+    return RunPlan(methods, runtime, output, dataset, recipe, options, options.init_adapter, processes)
 
 
 def _digest(path: Path | None) -> str | None:
@@ -268,13 +283,18 @@ def _run_record(options: FinetuneOptions) -> dict:
     return {**record, "dataset_sha256": _digest(options.dataset), "config_sha256": _digest(options.config)}
 
 
+def _flag(option: str) -> str:
+    """The command-line flag of a FinetuneOptions field (the adapter file's flag is --adapter-config)."""
+    return "--adapter-config" if option == "config" else "--" + option.replace("_", "-")
+
+
 def resumed_options(options: FinetuneOptions) -> FinetuneOptions:
     """The options saved in a run directory, checked against what the user passed with --resume."""
     directory = options.resume
     given = [name for name in (*RESUMABLE_OPTIONS, "output", "dry_run")
              if getattr(options, name) != getattr(FinetuneOptions(), name)]  # fmt: skip
     if given:
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        flags = ", ".join(_flag(name) for name in given)
         raise QwthnError(f"--resume continues a run with the options it started with; leave out {flags}")
     if not directory.is_dir():
         raise QwthnError(f"--resume {directory}: no such run directory")
@@ -289,8 +309,8 @@ def resumed_options(options: FinetuneOptions) -> FinetuneOptions:
     saved = FinetuneOptions(**{name: record[name] for name in RESUMABLE_OPTIONS}, output=directory, resume=directory)
     for name in ("dataset", "config"):
         if record[f"{name}_sha256"] != _digest(getattr(saved, name)):
-            raise QwthnError(f"--resume {directory}: the --{name} file {getattr(saved, name)} changed since the run "
-                             "started; restore it, or start a new run")  # fmt: skip
+            raise QwthnError(f"--resume {directory}: the {_flag(name)} file {getattr(saved, name)} changed since "
+                             "the run started; restore it, or start a new run")  # fmt: skip
     return saved
 
 
@@ -352,21 +372,33 @@ def _finetune_one(
     name: str, method: MethodRecipe, plan: RunPlan, base: tuple, train_set: list[Example],
     held_out: list[Example], seed: int,
 ) -> dict:  # fmt: skip
-    """Inject, train, evaluate and save one adapter on `base`, a freshly loaded (model, tokenizer)."""
+    """Inject, train, evaluate and save one adapter on `base`, a freshly loaded (model, tokenizer).
+
+    On several processes every rank trains; rank 0 alone evaluates, saves and returns the result ({} elsewhere).
+    """
     model, tokenizer = base
-    runtime, max_length, output = plan.runtime, plan.recipe.max_length, plan.output
+    runtime, max_length, output, processes = plan.runtime, plan.recipe.max_length, plan.output, plan.processes
     torch.manual_seed(seed)
     label = method.adapter.describe()
-    report = _adapt(model, method, runtime, plan.init_adapter)
+    # Each rank draws its own shots; rank 0 the ones a one-process run draws.
+    own_runtime = runtime.model_copy(update={"seed": processes.rank_seed(runtime.seed)})
+    report = _adapt(model, method, own_runtime, plan.init_adapter)
     encoded = [encode_example(tokenizer, example, max_length) for example in train_set]
-    batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, seed)
+    batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, seed, processes)
     settings = TrainSettings(steps=method.steps, learning_rate=method.learning_rate)
     every = plan.options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY
     checkpoint = Checkpoint(plan.state / f"{name}.{CHECKPOINT_NAME}", every)
-    result = train(model, batches, settings, f"fine-tuning {label}", checkpoint)
-    evaluation = _evaluate(model, tokenizer, held_out, label)
-    save_adapter(model, output / name)
+    result = train(model, batches, settings, f"fine-tuning {label}", checkpoint, processes)
+    evaluation = _evaluate(model, tokenizer, held_out, label) if processes.is_main else {}
     tracker = report.runtime.tracker
+    if processes.distributed:  # what the whole run sent: every rank ran circuits for its slice
+        tracker = Tracker(**processes.sum_values(tracker.as_dict()))
+    if not processes.is_main:
+        return {}
+    save_adapter(model, output / name)
+    training = {**asdict(settings), "batch_size": method.batch_size, "max_length": max_length}
+    if processes.distributed:
+        training["processes"] = processes.world_size
     return {
         **evaluation,
         "label": label,
@@ -376,7 +408,7 @@ def _finetune_one(
         "total_params": report.total_params,
         "targets": list(report.targets),
         "adapter_config": method.adapter.model_dump(mode="json"),
-        "training": {**asdict(settings), "batch_size": method.batch_size, "max_length": max_length},
+        "training": training,
         "train_seconds": round(result.seconds, 2),
         "final_loss": sum(result.losses[-10:]) / len(result.losses[-10:]),
         "losses": result.losses,
@@ -497,36 +529,51 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
     """Run the comparison and write metrics.json, loss_curves.png and one adapter directory per method.
 
     With `dry_run`, nothing is trained to the end, sent or written: one step per method is counted.
+    Launched on several processes (WORLD_SIZE > 1), every rank trains and rank 0 returns the metrics;
+    the others return {"rank": ..., "output": ...}.
     """
+    processes = Processes.from_environment()
+    with processes.session():
+        return _run(options, recipe, processes)
+
+
+def _run(options: FinetuneOptions, recipe: Recipe | None, processes: Processes) -> dict:
     start = time.perf_counter()
-    plan = prepare(options, recipe)
-    options = plan.options
-    if options.dry_run:
-        return dry_run_finetune(plan, options, make_console())
+    plan = prepare(options, recipe, processes)
+    options, main = plan.options, processes.is_main
+    if options.dry_run:  # one step per method, nothing shared: rank 0 alone counts it
+        return dry_run_finetune(plan, options, make_console()) if main else {"rank": processes.rank}
     train_set, held_out, task_name = _examples(plan)
-    load, base_info = _base_loader(options, plan.recipe.base)
+    with processes.main_first():  # the embedded base model is pre-trained (and cached) once
+        load, base_info = _base_loader(options, plan.recipe.base)
     unused = [load()]  # the base evaluation does not change the model, so the first adapter reuses it
     console = make_console()
-    console.print(f"base model: {base_info['name']}; {task_name}: {len(train_set)} train, {len(held_out)} held out")
-    plan.state.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(plan.state / "run.json", _run_record(options))
+    if main:
+        console.print(f"base model: {base_info['name']}; {task_name}: {len(train_set)} train, "
+                      f"{len(held_out)} held out")  # fmt: skip
+        plan.state.mkdir(parents=True, exist_ok=True)
+        write_json_atomically(plan.state / "run.json", _run_record(options))
     try:
-        base = _load_json(plan.state / "base.json")
+        base = _load_json(plan.state / "base.json") if main else {}
         if base is None:
             base = _evaluate(*unused[0], held_out, "base model")
             write_json_atomically(plan.state / "base.json", base)
         methods = {}
         for name, method in plan.methods.items():
             done = plan.state / f"{name}.{RESULT_SUFFIX}"
-            methods[name] = _load_json(done) if (plan.output / name / WEIGHTS_NAME).is_file() else None
-            if methods[name] is None:
+            methods[name] = _load_json(done) if main and (plan.output / name / WEIGHTS_NAME).is_file() else None
+            if processes.decide(lambda result=methods[name]: "train" if result is None else "done") == "train":
                 fresh = unused.pop() if unused else load()
                 methods[name] = _finetune_one(name, method, plan, fresh, train_set, held_out, options.seed)
-                write_json_atomically(done, methods[name])
-                (plan.state / f"{name}.{CHECKPOINT_NAME}").unlink(missing_ok=True)
+                if main:
+                    write_json_atomically(done, methods[name])
+                    (plan.state / f"{name}.{CHECKPOINT_NAME}").unlink(missing_ok=True)
     except BaseException as error:
-        _abandon(plan, error)
+        if main:
+            _abandon(plan, error)
         raise
+    if not main:
+        return {"rank": processes.rank, "output": str(plan.output)}
     metrics = {
         "output": str(plan.output),
         "seed": options.seed,

@@ -140,7 +140,7 @@ def load_adapter(
     state = read_adapter_weights(directory)
     inject_adapter(model, config, runtime)
     try:
-        _copy_weights(model, state, directory)
+        copy_adapter_weights(model, state, directory)
     except BaseException:
         remove_adapter(model)  # a failed load leaves the base model as it was, ready for another try
         raise
@@ -165,7 +165,7 @@ def from_pretrained(
     return model
 
 
-def _copy_weights(model: nn.Module, state: dict[str, torch.Tensor], directory: str | Path) -> None:
+def copy_adapter_weights(model: nn.Module, state: dict[str, torch.Tensor], directory: str | Path) -> None:
     expected = adapter_state_dict(model)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:

@@ -4,6 +4,7 @@ Deliberately small (no Trainer): AdamW over the parameters that require grad, li
 linear decay to zero, gradient-norm clipping, progress (a bar, or plain lines in logs), the per-step
 loss history that the run's loss-curve plot and metrics are made from, atomic checkpoints that
 resume exactly, a clean stop on Ctrl-C, and a NaN/Inf guard that says where the values broke.
+Launched on several processes (torchrun, accelerate launch) it trains data-parallel: see distributed.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from qwthn.errors import QwthnError
 from qwthn_transformers.checkpoint import Checkpoint, TrainState
 from qwthn_transformers.data import collate
+from qwthn_transformers.distributed import ONE_PROCESS, Processes, response_tokens
 from qwthn_transformers.divergence import BASE_MODEL, first_nonfinite_output, nonfinite_branches
 from qwthn_transformers.progress import progress
 
@@ -53,9 +55,13 @@ def linear_schedule(step: int, steps: int, warmup: int) -> float:
 
 
 def example_batches(
-    encoded: Sequence[dict[str, list[int]]], batch_size: int, pad_token_id: int, seed: int
-) -> Iterator[Batch]:
-    """Endless padded batches drawn from reshuffled epochs, in an order fixed by `seed`."""
+    encoded: Sequence[dict[str, list[int]]], batch_size: int, pad_token_id: int, seed: int,
+    processes: Processes = ONE_PROCESS,
+) -> Iterator[Batch]:  # fmt: skip
+    """Endless padded batches drawn from reshuffled epochs, in an order fixed by `seed`.
+
+    Every rank draws the same global batches and pads only its own slice of each.
+    """
     if not encoded:
         raise QwthnError("no training examples; the dataset needs at least one prompt/response pair to train on")
     rng = random.Random(seed)
@@ -66,6 +72,8 @@ def example_batches(
             rng.shuffle(epoch)
             order.extend(epoch)
         chosen, order = order[:batch_size], order[batch_size:]
+        if processes.distributed:
+            chosen = processes.shard(chosen)
         yield collate([encoded[i] for i in chosen], pad_token_id)
 
 
@@ -76,6 +84,22 @@ def _optimizer(parameters: list[torch.nn.Parameter], settings: TrainSettings) ->
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.learning_rate,
     )
+
+
+class _Quiet:
+    """The progress interface, silent: ranks other than 0 train without printing."""
+
+    def update(self, count: int = 1) -> None:
+        pass
+
+    def set_postfix(self, refresh: bool = False, **values: object) -> None:
+        pass
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 class TrainingDiverged(QwthnError):
@@ -142,6 +166,7 @@ def train(
     settings: TrainSettings,
     description: str,
     checkpoint: Checkpoint | None = None,
+    processes: Processes = ONE_PROCESS,
 ) -> TrainResult:
     """Run `settings.steps` optimiser steps of next-token cross-entropy (the model computes it from labels).
 
@@ -149,6 +174,10 @@ def train(
     steps and at the end, and on Ctrl-C finishes the current step, writes it and raises
     `TrainingInterrupted`. A non-finite loss, gradient or parameter stops training with
     `TrainingDiverged`, naming the step and the branch; the checkpoint is never overwritten by a bad state.
+
+    On several `processes`, `batches` yields this rank's slice of each global batch; the loss and
+    gradients are the global batch's (distributed.py), every rank restores the same checkpoint and
+    only rank 0 writes it. A stop (Ctrl-C, a non-finite value) is seen by every rank at the same step.
     """
     named = {name: p for name, p in model.named_parameters() if p.requires_grad}
     if not named:
@@ -158,24 +187,33 @@ def train(
     warmup = max(1, round(settings.steps * settings.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: linear_schedule(step, settings.steps, warmup))
     state = TrainState()
-    if checkpoint is not None and checkpoint.exists():
+    if checkpoint is not None and processes.agree(checkpoint.exists(), f"{checkpoint.path} is visible to some "
+                                                  "processes only; put the run directory on a filesystem every "
+                                                  "node shares"):  # fmt: skip
         state = checkpoint.restore(named, optimizer, scheduler)
         for _ in range(state.step):  # the data position: the same batches, in the same order, are skipped
             next(batches)
+    processes.broadcast_parameters(parameters)
     kept = state.step
     model.train()
     start = time.perf_counter() - state.seconds
-    with progress(settings.steps, description, "step") as bar, DeferredInterrupt() as interrupt:
+    shown = progress(settings.steps, description, "step") if processes.is_main else _Quiet()
+    with shown as bar, DeferredInterrupt() as interrupt:
         bar.update(state.step)
         for step in range(state.step, settings.steps):
             batch = next(batches)
             loss = model(**batch).loss
-            value = loss.item()
+            value, stop = loss.item(), False
+            if processes.distributed:  # the global mean, so every rank takes the same branch below
+                tokens = response_tokens(batch)
+                value, total, stop = processes.reduce_step(value, tokens, interrupt.requested)
             if not math.isfinite(value):
                 _diverged(description, step, f"the loss ({value})", first_nonfinite_output(model, batch),
                           checkpoint, kept)  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if processes.distributed:
+                processes.combine_gradients(parameters, tokens, total)
             try:  # raises before scaling, so the diagnosis sees the gradients as they came
                 torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm, error_if_nonfinite=True)
             except RuntimeError as error:
@@ -188,14 +226,16 @@ def train(
             state.step = step + 1
             bar.update()
             bar.set_postfix(loss=f"{value:.3f}", refresh=False)
-            if checkpoint is not None and (checkpoint.due(state.step, settings.steps) or interrupt.requested):
+            stop = stop if processes.distributed else interrupt.requested
+            if checkpoint is not None and (checkpoint.due(state.step, settings.steps) or stop):
                 bad = nonfinite_branches(model, gradients=False)
                 if bad:
                     _diverged(description, step, "a parameter", ", ".join(bad), checkpoint, kept)
                 state.seconds = time.perf_counter() - start
-                checkpoint.save(named, optimizer, scheduler, state)
+                if processes.is_main:
+                    checkpoint.save(named, optimizer, scheduler, state)
                 kept = state.step
-                if interrupt.requested:
+                if stop:
                     raise TrainingInterrupted(checkpoint, state.step)
     model.eval()
     return TrainResult(losses=state.losses, seconds=time.perf_counter() - start)

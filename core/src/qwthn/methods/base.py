@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, ClassVar, Literal, Union
 
 import torch
@@ -92,11 +93,19 @@ FORM_NOTES = {
 }
 
 
+def _autocast_off(device_type: str) -> AbstractContextManager:
+    try:
+        return torch.autocast(device_type, enabled=False)
+    except RuntimeError:  # a device autocast does not know (meta): there is nothing to turn off
+        return nullcontext()
+
+
 class AdapterLayer(nn.Module):
     """y = base(x) + delta(x); the base layer is frozen and kept as `base_layer`.
 
-    The update runs in float32 whatever the base's dtype, so bf16/fp16 models
-    train stable adapters, and is cast back to the base output's dtype.
+    The update runs in float32 whatever the base's dtype, with autocast off, so bf16/fp16
+    models (and bf16/fp16 mixed precision) train stable adapters; it is cast back to the base
+    output's dtype.
     """
 
     branches: ClassVar[dict[str, str]] = {}
@@ -119,7 +128,8 @@ class AdapterLayer(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         output = self.base_layer(inputs)
-        update = self.delta(self.dropout(inputs.to(torch.float32)))
+        with _autocast_off(inputs.device.type):  # autocast would run the update's matmuls in bf16/fp16 again
+            update = self.delta(self.dropout(inputs.to(torch.float32)))
         return output + update.to(output.dtype)
 
     def adapter_parameters(self) -> dict[str, nn.Parameter]:
