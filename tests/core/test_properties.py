@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import string
 import types
 from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin
@@ -82,7 +83,8 @@ JSON_VALUES = st.recursive(
 
 FIELD_OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     # a field validator (not visible in the metadata) refuses an empty list or string
-    "target_modules": st.lists(st.text(max_size=12), min_size=1, max_size=4) | st.text(min_size=1, max_size=12),
+    "target_modules": st.lists(st.text(max_size=12), min_size=1, max_size=4)
+    | st.text(alphabet=string.ascii_letters + "_.", min_size=1, max_size=12),  # a string is a regex: a valid one
 }
 
 

@@ -8,13 +8,12 @@ single string is a regular expression that must match the full name;
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from torch import nn
 
 from qwthn.errors import QwthnError
-from qwthn.methods.base import AdapterConfig, AdapterLayer
+from qwthn.methods.base import AdapterConfig, AdapterLayer, target_pattern
 from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
 
@@ -57,9 +56,9 @@ def find_target_modules(model: nn.Module, target_modules: list[str] | str) -> li
         selected = [name for name, module in linear if module is not head]
     elif isinstance(target_modules, str):
         try:
-            pattern = re.compile(target_modules)
-        except re.error as error:
-            raise QwthnError(f"target_modules regex {target_modules!r} is invalid: {error}") from None
+            pattern = target_pattern(target_modules)
+        except ValueError as error:
+            raise QwthnError(f"target_modules: {error}") from None
         selected = [name for name, _ in linear if pattern.fullmatch(name)]
     else:
         wanted = set(target_modules)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, ClassVar, Literal, Union
@@ -17,6 +18,15 @@ if TYPE_CHECKING:
     from qwthn.runtime.executor import Runtime
 
 TargetModules = Union[list[str], str]
+
+
+def target_pattern(value: str) -> re.Pattern:
+    """A `target_modules` string as the regex it is, or the one message for a bad one wherever it is checked."""
+    try:
+        return re.compile(value)
+    except re.error as error:
+        raise ValueError(f"the regex {value!r} is invalid ({error}); a string is a regular expression matching "
+                         "full module names, a list names modules") from None  # fmt: skip
 
 
 class AdapterConfig(OneLineErrors):
@@ -39,9 +49,12 @@ class AdapterConfig(OneLineErrors):
 
     @field_validator("target_modules")
     @classmethod
-    def _non_empty(cls, value: TargetModules) -> TargetModules:
+    def _valid_targets(cls, value: TargetModules) -> TargetModules:
+        """Checked here, so a bad pattern fails with the config, before any model is loaded."""
         if not value:
             raise ValueError("name at least one module, e.g. ['q_proj', 'v_proj'] or 'all-linear'")
+        if isinstance(value, str):
+            target_pattern(value)
         return value
 
     def for_layer(self, index: int) -> AdapterConfig:
