@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_finetune import TINY  # the tiny recipe; its base model is cached per test here
 
-from qwthn import LoRAConfig, QWTHNConfig
+from qwthn import QWTHNConfig
 from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn_transformers import inject_adapter, save_adapter
 from qwthn_transformers.embedded import base_model
-from qwthn_transformers.embedded.base_model import BaseModelSpec
-from qwthn_transformers.finetune import FinetuneOptions, MethodRecipe, Recipe, run_finetune
+from qwthn_transformers.finetune import FinetuneOptions, run_finetune
 from qwthn_transformers.loading import load_causal_lm
 
 KEY_VARIABLES = (
@@ -31,21 +31,6 @@ KEY_VARIABLES = (
 )  # fmt: skip
 SECRETS = {name: f"planted-{name.lower()}-9c41e7d2" for name in KEY_VARIABLES}
 LOGGERS = ("transformers", "huggingface_hub", "qwthn", "qwthn_transformers")
-
-TINY_SPEC = BaseModelSpec(
-    hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-    vocab_size=320, block_size=32, batch_size=4, steps=4, held_out=4, task_train=16,
-)  # fmt: skip
-TINY = Recipe(
-    methods={
-        "qwthn": MethodRecipe(QWTHNConfig(n_qubits=2, n_layers=1), steps=2, learning_rate=1e-2, batch_size=4),
-        "lora": MethodRecipe(LoRAConfig(r=2), steps=2, learning_rate=1e-2, batch_size=4),
-    },
-    max_length=48,
-    note="secrets scan",
-    base=TINY_SPEC,
-)
-
 
 def leaks(data: bytes | str, where: str) -> list[str]:
     """'where: VARIABLE' for each planted secret found in `data` (raw, or JSON-escaped)."""

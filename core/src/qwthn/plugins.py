@@ -227,22 +227,12 @@ class PluginHost:
     def hidden_note(self) -> str | None:
         """One line saying which installed plugins the allow-list variable hides, if it hides any."""
         self.manager  # noqa: B018
-        if not self._hidden:
-            return None
-        return (
-            f"{ALLOW_LIST_ENV}={os.environ.get(ALLOW_LIST_ENV, '')!r} hides installed plugins "
-            f"{', '.join(sorted(set(self._hidden)))}; add them to it or unset {ALLOW_LIST_ENV}"
-        )
+        return _variable_note(ALLOW_LIST_ENV, self._hidden, "hides", "add them to it")
 
     def blocked_note(self) -> str | None:
         """One line saying which installed plugins the block-list variable blocks, if it blocks any."""
         self.manager  # noqa: B018
-        if not self._blocked:
-            return None
-        return (
-            f"{BLOCK_LIST_ENV}={os.environ.get(BLOCK_LIST_ENV, '')!r} blocks installed plugins "
-            f"{', '.join(sorted(set(self._blocked)))}; remove them from it or unset {BLOCK_LIST_ENV}"
-        )
+        return _variable_note(BLOCK_LIST_ENV, self._blocked, "blocks", "remove them from it")
 
     def backend_entry(self, name: str) -> BackendEntry:
         self.manager  # noqa: B018
@@ -276,6 +266,13 @@ class PluginHost:
     def reset(self) -> None:
         """Forget everything so the next lookup rescans entry points (after installs, in tests)."""
         self.__init__()
+
+
+def _variable_note(variable: str, plugins: list[str], verb: str, fix: str) -> str | None:
+    if not plugins:
+        return None
+    return (f"{variable}={os.environ.get(variable, '')!r} {verb} installed plugins {', '.join(sorted(set(plugins)))}; "
+            f"{fix} or unset {variable}")  # fmt: skip
 
 
 def _names_in(variable: str) -> set[str] | None:
