@@ -99,3 +99,9 @@ def test_read_command_config_returns_only_what_the_file_sets(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("dry_run: true\n")
     assert read_command_config(app, "finetune", path) == {"dry_run": True}
+
+
+def test_every_command_help_names_the_config_flag(capsys):
+    for name in commands(app):
+        code, out, _ = run(capsys, name, "--help")
+        assert code == 0 and "--config FILE" in " ".join(out.split()), name

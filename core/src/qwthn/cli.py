@@ -128,11 +128,12 @@ def usage_line(error: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    from qwthn.cli_config import default_map
+    from qwthn.cli_config import advertise_config_flag, default_map
     from qwthn.plugins import host
 
     try:
         host.register_commands(app)
+        advertise_config_flag(app)
         argv, defaults = default_map(app, list(sys.argv[1:] if argv is None else argv))
         status = app(args=argv, prog_name="qwthn", standalone_mode=False, default_map=defaults)
     except QwthnError as error:

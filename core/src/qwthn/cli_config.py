@@ -24,6 +24,16 @@ NOT_CONFIGURABLE = frozenset({"config"})
 """Commands whose own options make no sense in a file (the `config` group itself)."""
 
 
+CONFIG_EPILOG = "Every option can also come from a YAML/JSON file: --config FILE (`qwthn config init COMMAND`)."
+
+
+def advertise_config_flag(app: typer.Typer) -> None:
+    """`--config` is parsed before click sees the arguments, so each command's help says it exists."""
+    for info in app.registered_commands:
+        if info.epilog is None:
+            info.epilog = CONFIG_EPILOG
+
+
 def commands(app: typer.Typer) -> dict[str, Any]:
     """The click commands of `app` by name (plugins' commands included once they are registered)."""
     group = typer.main.get_command(app)
