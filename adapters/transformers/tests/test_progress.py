@@ -23,3 +23,11 @@ def test_a_final_line_when_the_total_is_not_a_multiple(capsys):
         for _ in range(7):
             bar.update()
     assert capsys.readouterr().err.splitlines()[-1].startswith("eval: 7/7 batch")
+
+
+def test_silent_progress_prints_nothing(capsys):
+    with progress(total=5, description="rank 1", unit="step", silent=True) as bar:
+        for _ in range(5):
+            bar.update()
+            bar.set_postfix(loss="1.0")
+    assert capsys.readouterr().err == ""

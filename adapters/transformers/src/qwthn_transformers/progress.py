@@ -50,7 +50,16 @@ class LogLines:
             self._line()
 
 
-def progress(total: int, description: str, unit: str) -> tqdm | LogLines:
+class Silent(LogLines):
+    """The same interface, printing nothing: processes other than rank 0 of a multi-process run."""
+
+    def _line(self) -> None:
+        pass
+
+
+def progress(total: int, description: str, unit: str, silent: bool = False) -> tqdm | LogLines:
+    if silent:
+        return Silent(total, description, unit)
     if sys.stderr.isatty():
         return tqdm(total=total, desc=description, unit=unit, dynamic_ncols=True)
     return LogLines(total, description, unit)

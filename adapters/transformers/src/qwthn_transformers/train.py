@@ -86,22 +86,6 @@ def _optimizer(parameters: list[torch.nn.Parameter], settings: TrainSettings) ->
     )
 
 
-class _Quiet:
-    """The progress interface, silent: ranks other than 0 train without printing."""
-
-    def update(self, count: int = 1) -> None:
-        pass
-
-    def set_postfix(self, refresh: bool = False, **values: object) -> None:
-        pass
-
-    def __enter__(self) -> _Quiet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
 class TrainingDiverged(QwthnError):
     """A loss, gradient or parameter became NaN or infinite; the message names the step and the branch."""
 
@@ -197,7 +181,7 @@ def train(
     kept = state.step
     model.train()
     start = time.perf_counter() - state.seconds
-    shown = progress(settings.steps, description, "step") if processes.is_main else _Quiet()
+    shown = progress(settings.steps, description, "step", silent=not processes.is_main)  # rank 0 speaks
     with shown as bar, DeferredInterrupt() as interrupt:
         bar.update(state.step)
         for step in range(state.step, settings.steps):
