@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything (see install.sh), then runs the linter, the test suite and the
+# Installs everything (see install.sh), then runs the linter, the docs build (strict), the test suite and the
 # benchmark smoke run. This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
