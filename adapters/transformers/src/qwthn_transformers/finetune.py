@@ -236,7 +236,8 @@ def ensure_writable(path: Path, flag: str) -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".qwthn-probe-", dir=parent))
     except OSError as error:
-        raise QwthnError(f"cannot write {path} ({parent}: {error.strerror}); pass a writable {flag}") from None
+        raise QwthnError(f"cannot write {path}: creating a directory in {parent} failed ({error.strerror}); "
+                         f"pass a writable {flag}") from None  # fmt: skip
 
 
 def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig) -> None:
