@@ -12,22 +12,21 @@ them at all by 2e-4 to 7e-4, so either mistake fails this test.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 import torch
+from finetune_runs import tiny_base_and_dataset, wait_for_checkpoint
 from safetensors.torch import load_file
 
 from qwthn.errors import QwthnError
 from qwthn_transformers.distributed import Processes
-from qwthn_transformers.embedded import base_model, corpus
+from qwthn_transformers.embedded import base_model
 from qwthn_transformers.finetune import FinetuneOptions, prepare, run_finetune
 
 HERE = Path(__file__).parent
@@ -50,19 +49,10 @@ def _free_port() -> str:
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory):
     """A tiny pre-trained base model, a dataset, a QWTHN config that learns visibly, and the one-process run."""
-    from test_finetune import TINY_SPEC
-
     root = tmp_path_factory.mktemp("distributed")
-    env = {**os.environ, base_model.CACHE_ENV: str(root / "cache"), "OMP_NUM_THREADS": "1"}
-    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
-        env.pop(name, None)
+    model_dir, dataset, env = tiny_base_and_dataset(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(base_model.CACHE_ENV, env[base_model.CACHE_ENV])
-        model_dir, _ = base_model.load_or_pretrain(TINY_SPEC)
-        train_set, held_out = corpus.task_split(50, 6)  # slices of unequal token counts: the weighting matters
-        dataset = root / "data.jsonl"
-        dataset.write_text("".join(json.dumps({"prompt": e.prompt, "response": e.response}) + "\n"
-                                   for e in train_set + held_out))  # fmt: skip
         config = root / "qwthn.json"
         config.write_text(json.dumps({"method": "qwthn", "n_qubits": 2, "n_layers": 1, "scale": 64}))
         args = ["finetune", "--model", str(model_dir), "--dataset", str(dataset), "--adapter-config", str(config),
@@ -114,12 +104,7 @@ def test_a_killed_two_process_run_resumes_on_every_rank_from_rank_0s_checkpoint(
     args = [*setting["args"], "--method", "qwthn", "--checkpoint-every", "3", "--output", str(output)]
     process = subprocess.Popen([*TORCHRUN, str(HERE / "slowed_cli.py"), "0.4", *args], env=setting["env"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    checkpoint = output / "state" / "qwthn.checkpoint.safetensors"
-    deadline = time.monotonic() + 240
-    while not checkpoint.is_file():
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
+    wait_for_checkpoint(process, output / "state" / "qwthn.checkpoint.safetensors")
     ranks = psutil.Process(process.pid).children(recursive=True)  # torch's launcher gives them their own sessions
     for victim in [*ranks, psutil.Process(process.pid)]:  # as if the node lost power
         victim.send_signal(signal.SIGKILL)

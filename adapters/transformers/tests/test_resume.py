@@ -4,19 +4,17 @@ the same losses as an uninterrupted run; bad resumes are refused in one line."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from finetune_runs import tiny_base_and_dataset, wait_for_checkpoint
 from safetensors.torch import load_file
 
 from qwthn.errors import QwthnError
-from qwthn_transformers.embedded import base_model, corpus
 from qwthn_transformers.finetune import FinetuneOptions, run_finetune
 
 HERE = Path(__file__).parent
@@ -26,17 +24,8 @@ STEPS = 12
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory):
     """A tiny base model directory and dataset, and the uninterrupted reference run."""
-    from test_finetune import TINY_SPEC
-
     root = tmp_path_factory.mktemp("resume")
-    env = {**os.environ, base_model.CACHE_ENV: str(root / "cache"), "OMP_NUM_THREADS": "1"}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(base_model.CACHE_ENV, env[base_model.CACHE_ENV])
-        model_dir, _ = base_model.load_or_pretrain(TINY_SPEC)
-    train_set, held_out = corpus.task_split(50, 6)
-    dataset = root / "data.jsonl"
-    dataset.write_text("".join(json.dumps({"prompt": e.prompt, "response": e.response}) + "\n"
-                               for e in train_set + held_out))  # fmt: skip
+    model_dir, dataset, env = tiny_base_and_dataset(root)
     args = ["finetune", "--model", str(model_dir), "--dataset", str(dataset), "--method", "lora",
             "--max-steps", str(STEPS), "--checkpoint-every", "3"]  # fmt: skip
     reference = root / "reference"
@@ -49,14 +38,6 @@ def setting(tmp_path_factory):
 def _start_slowed(setting: dict, output: Path) -> subprocess.Popen:
     command = [sys.executable, str(HERE / "slowed_cli.py"), "0.4", *setting["args"], "--output", str(output)]
     return subprocess.Popen(command, env=setting["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_checkpoint(process: subprocess.Popen, path: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.is_file():
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
 
 
 def _resume(setting: dict, output: Path) -> dict:
@@ -85,7 +66,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
     output = setting["root"] / "killed"
     process = _start_slowed(setting, output)
     checkpoint = output / "state" / "lora.checkpoint.safetensors"
-    _wait_for_checkpoint(process, checkpoint)
+    wait_for_checkpoint(process, checkpoint)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
@@ -103,7 +84,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
 def test_ctrl_c_saves_says_how_to_resume_and_the_resume_matches(setting):
     output = setting["root"] / "interrupted"
     process = _start_slowed(setting, output)
-    _wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
+    wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
@@ -139,7 +120,7 @@ def test_bad_resumes_are_one_line_errors(setting, tmp_path):
 def test_a_resume_refuses_a_dataset_that_changed(setting):
     output = setting["root"] / "changed"
     process = _start_slowed(setting, output)
-    _wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
+    wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     dataset = Path(setting["args"][setting["args"].index("--dataset") + 1])
