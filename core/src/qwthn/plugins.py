@@ -1,10 +1,11 @@
 """Discovers plugins through the `qwthn` entry-point group and keeps what they register.
 
 One pluggy manager serves every hook (backends, methods, commands). Loading is
-lazy (on the first lookup) and strict per plugin: a hook implementation without
-a spec, a failing import or a failing registration marks that one plugin as
-broken, with a one-line reason that `qwthn backends` lists, and never takes the
-other plugins down. Hooks are called through pluggy's hook callers, one plugin
+lazy (on the first lookup) and strict per plugin: a plugin built for another
+contract version (`QWTHN_CONTRACT`, see `hookspecs.CONTRACT_VERSION`), a hook
+implementation without a spec, a failing import or a failing registration marks
+that one plugin as broken, with a one-line reason that `qwthn backends` lists, and
+never takes the other plugins down. Hooks are called through pluggy's hook callers, one plugin
 at a time (`subset_hook_caller`), so each registration is attributed to the
 plugin that made it. Core's own methods are a built-in plugin registered through
 the same hooks. Set `QWTHN_PLUGINS` to a comma-separated list of entry-point
@@ -156,6 +157,10 @@ class PluginHost:
     def register_plugin(self, plugin: Any, info: PluginInfo) -> bool:
         """Register `plugin` and run its registration hooks; on any failure it is listed as broken instead."""
         manager = self.manager
+        mismatch = contract_mismatch(plugin, info)
+        if mismatch is not None:  # before any of its hooks runs: they were written against another contract
+            self._broken.append(BrokenPlugin(info, mismatch))
+            return False
         manager.register(plugin, name=info.name)
         try:
             manager.check_pending()
@@ -331,6 +336,54 @@ def _hide_input(error: Any) -> bool:
         return False
 
     return any(CREDENTIAL_NAME.search(str(part)) for part in error["loc"]) or secret(error.get("input"))
+
+
+def contract_mismatch(plugin: Any, info: PluginInfo) -> str | None:
+    """Why `plugin` cannot load under this core's contract (one line with the pip fix), or None when it can.
+
+    The plugin states the contract it was built for as `QWTHN_CONTRACT = "MAJOR.MINOR"`; one that states
+    none is not checked. A first-party plugin (one of core's extras, released in step with core) is fixed
+    by installing its release of core's series; any other by upgrading it or by installing the core it needs.
+    """
+    stated = getattr(plugin, hookspecs.CONTRACT_ATTRIBUTE, None)
+    if stated is None:
+        return None
+    core = hookspecs.CONTRACT_VERSION
+    who = f"{info.distribution} {info.version}"
+    if not (isinstance(stated, str) and _SERIES.fullmatch(stated)):
+        return f"{who} states {hookspecs.CONTRACT_ATTRIBUTE} = {stated!r}, not a 'MAJOR.MINOR' string such as '{core}'"
+    if stated == core:
+        return None
+    if _canonical(info.distribution) in _core_extra_distributions():
+        fix = f"pip install '{info.distribution}{series_range(core)}' (its release for qwthn {_core_version()})"
+    else:
+        fix = f"pip install --upgrade {info.distribution} (to a release for qwthn {core}), or pip install " \
+              f"'qwthn{series_range(stated)}'"  # fmt: skip
+    return (f"{who} needs qwthn{series_range(stated)} (contract {stated}) but qwthn {_core_version()} "
+            f"(contract {core}) is installed; fix: {fix}")  # fmt: skip
+
+
+_SERIES = re.compile(r"(\d+)\.(\d+)")
+
+
+def series_range(series: str) -> str:
+    """The pip specifier of a release series: '0.1' -> '>=0.1,<0.2'."""
+    major, minor = (int(part) for part in _SERIES.fullmatch(series).groups())  # type: ignore[union-attr]
+    return f">={major}.{minor},<{major}.{minor + 1}"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _core_extra_distributions() -> set[str]:
+    """The distributions core's extras install (qwthn-emulator, qwthn-qiskit, ...), from its installed metadata."""
+    try:
+        requirements = metadata.requires("qwthn") or []
+    except metadata.PackageNotFoundError:
+        return set()
+    names = (re.match(r"[A-Za-z0-9._-]+", requirement) for requirement in requirements if "extra ==" in requirement)
+    return {_canonical(name.group()) for name in names if name}
 
 
 def _hook_names() -> list[str]:

@@ -2,6 +2,8 @@
 
 from qwthn import hookimpl
 
+QWTHN_CONTRACT = "0.1"  # the qwthn contract this plugin was built for: core refuses to load it under another
+
 
 @hookimpl
 def qwthn_register_commands(app):

@@ -23,6 +23,16 @@ import pluggy
 PROJECT_NAME = "qwthn"
 ENTRY_POINT_GROUP = "qwthn"
 
+CONTRACT_VERSION = "0.1"
+"""The version of this contract (hooks, circuit IR, backend base class): core's release series, MAJOR.MINOR.
+
+A plugin module states the contract it was built for as a literal, `QWTHN_CONTRACT = "0.1"` (never by
+importing this constant: that would always match). Core refuses to load a plugin that states another
+one, with a one-line reason and the pip command that fixes it, instead of failing later with an
+AttributeError from deep inside a backend. A plugin that states none is loaded unchecked.
+"""
+CONTRACT_ATTRIBUTE = "QWTHN_CONTRACT"
+
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 

@@ -3,6 +3,8 @@ PennyLane) is imported only when the backend is used or described, so listing pl
 
 from qwthn import hookimpl
 
+QWTHN_CONTRACT = "0.1"  # the qwthn contract this plugin was built for: core refuses to load it under another
+
 
 @hookimpl
 def qwthn_register_backends(register):
