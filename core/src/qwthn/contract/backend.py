@@ -37,6 +37,12 @@ class Capabilities(BaseModel):
     supports_shots: bool = Field(description="finite-shot sampling is available")
     exact: bool = Field(default=True, description="shots=None gives exact expectation values")
     supports_noise: bool = Field(default=False, description="it models hardware noise")
+    noise_off: dict[str, Any] | None = Field(
+        default=None,
+        description="with supports_noise: the options that, merged into this instance's, build the same backend "
+        "with its noise switched off (ideal, supports_noise=False), on which the conformance suite certifies "
+        "exact semantics; None: no off switch (real hardware), exact semantics cannot be certified",
+    )
     qubit_ordering: Literal["big", "little"] = Field(
         default="big", description="'big': wire 0 is the most significant bit of `probs` indices"
     )
@@ -50,6 +56,28 @@ class Capabilities(BaseModel):
     max_shots: int | None = Field(default=None, ge=1, description="most shots per row; None: unbounded")
     remote: bool = Field(default=False, description="jobs leave this machine (queues, credentials)")
     devices: tuple[str, ...] = Field(default=("cpu",), description="torch device types it computes on")
+
+
+class NoiseBound(BaseModel):
+    """How far a backend's noise can move one compiled circuit's exact outputs from the ideal ones, for any angles.
+
+    Declared by `QuantumBackend.noise_bound` so the conformance suite can compare noisy values with the
+    ideal reference instead of only with themselves. Both figures must be rigorous upper bounds:
+
+    - `gates`: total-variation distance between the outcome distribution just before read-out and the
+      ideal one. Summing, over the noisy operations, each channel's diamond distance to the identity
+      (1/2 ||N - id||_diamond) bounds it, because channels do not increase trace distance.
+    - `readout`: per logical wire of the circuit (wire order), the largest probability of reading that
+      wire wrong (max(P(1|0), P(0|1))); empty: read-out is ideal (or fully mitigated).
+
+    The suite then allows |probs[x] - ideal| <= gates + 1 - prod_w(1 - readout[w]) and
+    |<Z_w> - ideal| <= 2 (gates + readout[w]) (the read-out of other wires leaves <Z_w>'s marginal alone).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gates: float = Field(ge=0.0, description="total-variation bound from the noise of the circuit's operations")
+    readout: tuple[float, ...] = Field(default=(), description="per logical wire: worst misread probability")
 
 
 def check_batch(
@@ -155,6 +183,15 @@ class QuantumBackend(ABC):
         """Device time `rows` executions of `compiled` would take (None: no estimate); summed by dry runs and real ones.
 
         A chip model answers from its gate and readout durations; simulators usually have nothing to say.
+        """
+        return None
+
+    def noise_bound(self, compiled: Any) -> NoiseBound | None:
+        """A rigorous bound on how far this instance's noise moves `compiled`'s exact outputs from the ideal ones.
+
+        Only for instances that declare `supports_noise`; None (the default): none declared, and the
+        conformance suite then reports noisy values as not certified. Derive it from the noise the
+        backend itself applies (its calibration), after its own decomposition and routing.
         """
         return None
 

@@ -8,7 +8,8 @@
       pytest --pyargs qwthn.testing.conformance --qwthn-backend NAME [--qwthn-backend-options JSON]
 
 - `qwthn.testing.pytest_plugin`: the pytest plugin (registered through `pytest11`)
-  that adds those options and the `qwthn_backend` fixture; inert without them.
+  that adds those options, the `qwthn_backend` fixture and the verdict (what was certified;
+  exit code 6 when something was NOT CERTIFIED); inert without them.
 
 Importing this package imports nothing heavy (the pytest plugin loads it in every pytest run).
 """

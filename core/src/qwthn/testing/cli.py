@@ -2,7 +2,10 @@
 
 Equivalent to `pytest --pyargs qwthn.testing.conformance --qwthn-backend NAME
 [--qwthn-backend-options JSON] [pytest args...]`; exits with pytest's code
-(0 passed, 1 some check failed, 4 usage error such as an unknown backend).
+(0 passed, 1 some check failed, 4 usage error such as an unknown backend), or 6 when every
+check that ran passed but something was NOT CERTIFIED: a backend that declares noise and no
+noise-off configuration (its exact semantics), or no noise bound (its noisy values). The run's
+`qwthn conformance verdict` section says what was certified.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ USAGE = """usage: qwthn-backend-test NAME [--options JSON] [pytest args...]
 Run the qwthn backend conformance suite (qwthn.testing.conformance) against the
 installed backend NAME, built with the options JSON object (e.g. '{"dtype": "complex128"}').
 Further arguments go to pytest, e.g. -x, -v, -k gradients.
+
+Exit codes: 0 certified; 1 a check failed; 4 usage error; 6 no check failed but something was
+NOT CERTIFIED (a noisy backend without a noise-off configuration or noise bound): see the
+"qwthn conformance verdict" section at the end of the output.
 """
 
 SUITE = "qwthn.testing.conformance"

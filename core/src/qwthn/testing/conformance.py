@@ -13,11 +13,28 @@ every gate declared, ...), never because of the backend's name. Tolerances are
 stated in `qwthn.testing.harness`: 1e-5 absolute when exact; 5 standard errors
 per entry (plus 2 counts) under shots. Circuits come from fixed seeds, so a run
 is reproducible; failures name the circuit, the worst entry and the error.
+
+What is certified depends on what the backend declares about noise (the run ends with a
+"qwthn conformance verdict" section saying which case applied):
+
+- no noise (`supports_noise=False`): every check runs on the declared configuration; exact
+  semantics are certified against the ideal reference.
+- noise with an off switch (`capabilities.noise_off`): the exact checks (marked `qwthn_exact`)
+  run on the noise-off configuration (its options merged with `noise_off`, which must declare
+  `supports_noise=False`) against the ideal reference; the noisy configuration's values are
+  compared with the same ideal reference within the bound the backend declares for each circuit
+  (`QuantumBackend.noise_bound`, see `NoiseBound`), and its plumbing (chunking, per-row and
+  shared weights, dtypes, shots, gradients) with its own exact values, one row per call (marked
+  `qwthn_noisy`).
+- noise without an off switch (real hardware): the exact checks cannot run; each is reported
+  NOT CERTIFIED (not skipped), as are the noisy-vs-reference checks when no bound is declared.
+  `qwthn-backend-test` then exits with code 6 (`NOT_CERTIFIED_EXIT`) instead of 0.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -35,14 +52,29 @@ from qwthn.testing.harness import (
     check_gradient,
     check_values,
     gate_names,
+    noise_allowance,
     rng_for,
     run_layer,
     run_rows,
+    vacuous,
+    value_bound,
+    worst_case_shot_bound,
 )
 
 READOUTS = ("expval_z", "probs")
 ROWS = 3
 CIRCUITS_PER_SIZE = 2
+NOISY_MAX_QUBITS = 4
+"""Noisy values are compared with the reference on up to 4 qubits: declared bounds grow with circuit size."""
+NOT_CERTIFIED = "NOT CERTIFIED"
+"""Prefix of the reason of a check that could not certify anything; reported as such, never as a skip."""
+
+EXACT = pytest.mark.qwthn_exact
+"""Exact semantics against the ideal reference: on the declared configuration, or its noise-off one."""
+NOISY = pytest.mark.qwthn_noisy
+"""The noisy configuration itself; collected only for a backend that declares noise."""
+
+Expected = Callable[[Circuit, torch.Tensor, "torch.Tensor | np.ndarray"], np.ndarray]
 
 
 def _random(
@@ -57,27 +89,34 @@ def _random(
         return None
 
 
-def _expected(
-    backend: BackendUnderTest, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor | np.ndarray
-) -> np.ndarray:
-    """The ideal NumPy reference; for a backend that declares noise, its own exact values row by row."""
-    if backend.noisy:
-        return backend.self_reference(circuit, inputs, weights)
+def _reference(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor | np.ndarray) -> np.ndarray:
+    """The ideal NumPy reference."""
     weights = weights.detach().cpu().double().numpy() if isinstance(weights, torch.Tensor) else weights
     return reference.evaluate(circuit, inputs.detach().cpu().double().numpy(), weights)
 
 
-def _skip_if_noisy(backend: BackendUnderTest, check: str) -> None:
-    if backend.noisy:
+def _exact(backend: BackendUnderTest) -> BackendUnderTest:
+    """The configuration whose values must equal the ideal reference: the backend itself, or its noise-off one.
+
+    A backend that declares noise and no off switch cannot show its ideal semantics: the check is
+    reported NOT CERTIFIED, never passed.
+    """
+    if not backend.noisy:
+        return backend
+    ideal = backend.ideal()
+    if ideal is None:
         pytest.skip(
-            f"backend declares noise (supports_noise=True): {check} against the ideal reference runs with its noise "
-            "off; with noise on, the other checks compare it with its own exact values"
+            f"{NOT_CERTIFIED}: exact semantics: {backend.label} declares noise (supports_noise=True) and no "
+            "noise-off configuration (noise_off=None), so its values cannot be compared with the ideal reference"
         )
+    return ideal
 
 
-def _skip_if_noisy_and_sampling(backend: BackendUnderTest) -> None:
-    if backend.noisy and not backend.capabilities.exact:
+def _own_exact(backend: BackendUnderTest) -> Expected:
+    """The noisy backend's own exact values, one row per call; skips when it has none (exact=False)."""
+    if not backend.capabilities.exact:
         pytest.skip("backend declares noise and exact=False: there are no exact values of its own to compare with")
+    return backend.self_reference
 
 
 def _rewritable(backend: BackendUnderTest, gate: str) -> bool:
@@ -116,13 +155,19 @@ def test_capabilities_are_well_formed(qwthn_backend: BackendUnderTest) -> None:
             problems.append(f"coupling_map pairs {bad} are not two different wires in 0..{caps.max_qubits - 1}")
     if caps.gradient == "vjp" and type(instance).vjp is QuantumBackend.vjp:
         problems.append("it declares gradient='vjp' but does not implement vjp()")
+    if caps.supports_noise and caps.noise_off is not None:
+        try:
+            qwthn_backend.ideal()
+        except AssertionError as error:
+            problems.append(str(error).replace(f"{qwthn_backend.label} declares", "it declares", 1))
     assert not problems, f"{qwthn_backend.label} declares inconsistent capabilities: " + "; ".join(problems)
 
 
+@EXACT
 @pytest.mark.parametrize("readout", READOUTS)
 def test_random_circuits_match_reference(qwthn_backend: BackendUnderTest, readout: str) -> None:
     """Random circuits over every declared gate, 1 to min(max_qubits, 10) qubits, shared weights."""
-    _skip_if_noisy(qwthn_backend, "matching random circuits")
+    qwthn_backend = _exact(qwthn_backend)
     shots = qwthn_backend.shots
     runtime = qwthn_backend.runtime(shots=shots, seed=101)
     rng = rng_for("random", readout)
@@ -136,7 +181,7 @@ def test_random_circuits_match_reference(qwthn_backend: BackendUnderTest, readou
             _, outputs = run_layer(runtime, circuit, inputs, weights)
             check_values(
                 outputs,
-                _expected(qwthn_backend, circuit, inputs, weights),
+                _reference(circuit, inputs, weights),
                 circuit=circuit,
                 label=qwthn_backend.label,
                 what=f"random circuit on {n} qubit(s), {readout}",
@@ -147,32 +192,28 @@ def test_random_circuits_match_reference(qwthn_backend: BackendUnderTest, readou
         pytest.skip(f"no declared gate fits a circuit of at most {qwthn_backend.checked_qubits} qubits")
 
 
-@pytest.mark.parametrize("gate", sorted(GATES))
-def test_gate_matches_reference(qwthn_backend: BackendUnderTest, gate: str) -> None:
-    """One gate at a time, between helper rotations (RY/RZ/RX/H as declared) that make every fault visible.
+def _gate_circuits(backend: BackendUnderTest, gate: str) -> tuple[list[Circuit], str]:
+    """One gate at a time (both read-outs) between helper rotations (RY/RZ/RX/H as declared), and the helpers.
 
-    The helpers run in every gate's test, so a fault in one of them fails several of these
-    tests at once; a faulty gate that is no helper fails its own test alone. A gate the backend
-    does not declare is checked as core rewrites it into gates the backend does declare.
+    Skips when the backend neither declares `gate` nor the gates core rewrites it into, or has too few qubits.
     """
-    caps, spec = qwthn_backend.capabilities, GATES[gate]
-    _skip_if_noisy(qwthn_backend, f"matching gate {gate}")
-    if gate not in caps.native_gates and not _rewritable(qwthn_backend, gate):
+    caps, spec = backend.capabilities, GATES[gate]
+    if gate not in caps.native_gates and not _rewritable(backend, gate):
         pytest.skip(f"backend declares no {gate} gate, nor the gates core rewrites it into")
-    n = min(qwthn_backend.checked_qubits, 3)
+    n = min(backend.checked_qubits, 3)
     if spec.n_wires > n:
         pytest.skip(f"{gate} needs {spec.n_wires} qubits; backend declares max_qubits={caps.max_qubits}")
     if spec.n_wires == 1:
         placements = [(0,), (n - 1,)]
     else:
-        pairs = reference.allowed_pairs(qwthn_backend.checked_qubits, qwthn_backend.circuit_coupling)
+        pairs = reference.allowed_pairs(backend.checked_qubits, backend.circuit_coupling)
         if not pairs:
-            pytest.skip(f"declared coupling map couples no pair of wires 0..{qwthn_backend.checked_qubits - 1}")
+            pytest.skip(f"declared coupling map couples no pair of wires 0..{backend.checked_qubits - 1}")
         placements = [pairs[0], pairs[0][::-1]]
         n = max(n, max(pairs[0]) + 1)  # the first coupled pair may lie beyond wire 2
-    tilt = qwthn_backend.first_declared("RY", "RX", "H")
-    twist = qwthn_backend.first_declared("RZ", "RX", "RY")
-    probe = qwthn_backend.first_declared("RY", "RX", "H")
+    tilt = backend.first_declared("RY", "RX", "H")
+    twist = backend.first_declared("RZ", "RX", "RY")
+    probe = backend.first_declared("RY", "RX", "H")
     gates: list[Gate] = []
     n_inputs = 0
 
@@ -189,26 +230,124 @@ def test_gate_matches_reference(qwthn_backend: BackendUnderTest, gate: str) -> N
         gates.append(Gate(gate, tuple(wires), _params(gate, Angle.weight(index))))
     for wire in range(n):
         helper(probe, wire)
+    helpers = sorted({name for name in (tilt, twist, probe) if name is not None})
+    circuits = [
+        Circuit(n, tuple(gates), max(n_inputs, 1), len(placements), readout)
+        for readout in (Readout("expval_z", tuple(range(n))), Readout("probs"))
+    ]
+    return circuits, f"gate {gate}{_how(backend, gate)} between helper gates {helpers}"
+
+
+@EXACT
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_gate_matches_reference(qwthn_backend: BackendUnderTest, gate: str) -> None:
+    """One gate at a time, between helper rotations (RY/RZ/RX/H as declared) that make every fault visible.
+
+    The helpers run in every gate's test, so a fault in one of them fails several of these
+    tests at once; a faulty gate that is no helper fails its own test alone. A gate the backend
+    does not declare is checked as core rewrites it into gates the backend does declare.
+    """
+    qwthn_backend = _exact(qwthn_backend)
+    circuits, what = _gate_circuits(qwthn_backend, gate)
     runtime = qwthn_backend.runtime(shots=qwthn_backend.shots, seed=102)
     rng = rng_for("gate", gate)
-    helpers = sorted({name for name in (tilt, twist, probe) if name is not None})
-    for readout in (Readout("expval_z", tuple(range(n))), Readout("probs")):
-        circuit = Circuit(n, tuple(gates), max(n_inputs, 1), len(placements), readout)
+    for circuit in circuits:
         inputs, weights = angles(rng, 5, circuit.n_inputs), angles(rng, circuit.n_weights)
         _, outputs = run_layer(runtime, circuit, inputs, weights)
         check_values(
             outputs,
-            _expected(qwthn_backend, circuit, inputs, weights),
+            _reference(circuit, inputs, weights),
             circuit=circuit,
             label=qwthn_backend.label,
-            what=f"gate {gate}{_how(qwthn_backend, gate)} between helper gates {helpers}, {readout.kind}",
+            what=f"{what}, {circuit.readout.kind}",
             shots=qwthn_backend.shots,
         )
 
 
+def _check_within_declared_bound(
+    backend: BackendUnderTest, runtime, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor, what: str
+) -> float | None:
+    """Noisy outputs against the ideal reference within the backend's declared bound; the largest allowance used.
+
+    None when the bound admits any value for this circuit (nothing certified by it). The tolerance is the
+    declared allowance plus the usual one: exact values' 1e-5, or with shots only (exact=False) the
+    5-sigma bound at the worst-case variance.
+    """
+    bound = backend.noise_bound(circuit)
+    if bound is None:
+        pytest.skip(
+            f"{NOT_CERTIFIED}: noisy values: {backend.label} declares noise but noise_bound() declares no bound, "
+            "so its noisy values can only be compared with themselves"
+        )
+    kind, rows = circuit.readout.kind, inputs.shape[0]
+    allowance = noise_allowance(bound, circuit, rows)
+    if vacuous(allowance, kind):
+        return None
+    expected = _reference(circuit, inputs, weights)
+    shots = backend.shots
+    slack = value_bound(expected, kind, None) if shots is None else worst_case_shot_bound(kind, shots, expected.shape)
+    _, outputs = run_layer(runtime, circuit, inputs, weights)
+    note = f"declared noise bound: {bound.gates:.3g} from gates, read-out {[round(r, 4) for r in bound.readout]}"
+    check_values(
+        outputs, expected, circuit=circuit, label=backend.label, what=f"{what} (noisy vs ideal reference)",
+        shots=shots, bound=allowance + slack, tolerance_note=note,
+    )  # fmt: skip
+    return float(allowance.max())
+
+
+def _record_allowance(record_property, used: list[float | None]) -> None:
+    """Report the largest allowance used to the verdict, or NOT CERTIFIED when every bound was vacuous."""
+    informative = [value for value in used if value is not None]
+    if not informative:
+        pytest.skip(
+            f"{NOT_CERTIFIED}: noisy values: the declared noise bound admits any value (>= 1 per probability, "
+            f">= 2 per <Z>) on every circuit checked ({len(used)})"
+        )
+    record_property("qwthn_noise_allowance", max(informative))
+
+
+@NOISY
+@pytest.mark.parametrize("readout", READOUTS)
+def test_noisy_random_circuits_within_declared_bound(
+    qwthn_backend: BackendUnderTest, readout: str, record_property
+) -> None:
+    """Random circuits on 1 to min(max_qubits, 4) qubits: noisy values within the declared bound of the reference."""
+    runtime = qwthn_backend.runtime(shots=qwthn_backend.shots, seed=111)
+    rng = rng_for("noisy random", readout)
+    used: list[float | None] = []
+    for n in range(1, min(qwthn_backend.checked_qubits, NOISY_MAX_QUBITS) + 1):
+        for _ in range(CIRCUITS_PER_SIZE):
+            circuit = _random(qwthn_backend, rng, n, readout)
+            if circuit is None:
+                continue
+            inputs, weights = angles(rng, ROWS, circuit.n_inputs), angles(rng, circuit.n_weights)
+            what = f"random circuit on {n} qubit(s), {readout}"
+            used.append(_check_within_declared_bound(qwthn_backend, runtime, circuit, inputs, weights, what))
+    if not used:
+        pytest.skip(f"no declared gate fits a circuit of at most {NOISY_MAX_QUBITS} qubits")
+    _record_allowance(record_property, used)
+
+
+@NOISY
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_noisy_gate_within_declared_bound(qwthn_backend: BackendUnderTest, gate: str, record_property) -> None:
+    """Each gate between helper rotations, as in the exact check: noisy values within the declared bound."""
+    circuits, what = _gate_circuits(qwthn_backend, gate)
+    runtime = qwthn_backend.runtime(shots=qwthn_backend.shots, seed=112)
+    rng = rng_for("noisy gate", gate)
+    used = []
+    for circuit in circuits:
+        inputs, weights = angles(rng, 5, circuit.n_inputs), angles(rng, circuit.n_weights)
+        used.append(_check_within_declared_bound(
+            qwthn_backend, runtime, circuit, inputs, weights, f"{what}, {circuit.readout.kind}"
+        ))  # fmt: skip
+    _record_allowance(record_property, used)
+
+
+@EXACT
 def test_qubit_ordering(qwthn_backend: BackendUnderTest) -> None:
     """Flipping wire k alone must give probs index 2^(n-1-k) and <Z_k> = -1 in the core's (big-endian) order."""
-    _skip_if_noisy(qwthn_backend, "qubit ordering")
+    qwthn_backend = _exact(qwthn_backend)
     flip = qwthn_backend.first_declared("X", "RX", "RY")
     if flip is None:
         pytest.skip("backend declares none of X, RX, RY: no gate flips one qubit")
@@ -235,10 +374,8 @@ def test_qubit_ordering(qwthn_backend: BackendUnderTest) -> None:
                 )
 
 
-@pytest.mark.parametrize("readout", READOUTS)
-def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: str) -> None:
+def _check_weights(qwthn_backend: BackendUnderTest, readout: str, expected: Expected) -> None:
     """weights [W] are shared by every row; weights [B, W] give each row its own (as parameter-shift sends)."""
-    _skip_if_noisy_and_sampling(qwthn_backend)
     shots = qwthn_backend.shots
     runtime = qwthn_backend.runtime(shots=shots, seed=104)
     rng = rng_for("weights", readout)
@@ -252,7 +389,7 @@ def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: st
     label = qwthn_backend.label
     check_values(
         run_rows(runtime, circuit, inputs, per_row),
-        _expected(qwthn_backend, circuit, inputs, per_row),
+        expected(circuit, inputs, per_row),
         circuit=circuit,
         label=label,
         what=f"per-row weights [{rows}, {circuit.n_weights}], {readout}",
@@ -260,7 +397,7 @@ def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: st
     )
     check_values(
         run_rows(runtime, circuit, inputs, shared),
-        _expected(qwthn_backend, circuit, inputs, shared),
+        expected(circuit, inputs, shared),
         circuit=circuit,
         label=label,
         what=f"shared weights [{circuit.n_weights}], {readout}",
@@ -269,7 +406,7 @@ def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: st
     repeated = shared.unsqueeze(0).expand(rows, -1).contiguous()
     check_values(
         run_rows(runtime, circuit, inputs, repeated),
-        _expected(qwthn_backend, circuit, inputs, shared),
+        expected(circuit, inputs, shared),
         circuit=circuit,
         label=label,
         what=f"per-row weights that repeat one shared row, {readout}",
@@ -277,10 +414,8 @@ def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: st
     )
 
 
-@pytest.mark.parametrize("size", ["1", "7", "2*max_batch+1"])
-def test_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
+def _check_batch_sizes(qwthn_backend: BackendUnderTest, size: str, expected: Expected) -> None:
     """Any number of rows through the runtime, which chunks to the declared max_batch."""
-    _skip_if_noisy_and_sampling(qwthn_backend)
     caps = qwthn_backend.capabilities
     if size.isdigit():
         rows = int(size)
@@ -303,7 +438,7 @@ def test_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
     label = qwthn_backend.label
     check_values(
         outputs,
-        _expected(qwthn_backend, circuit, inputs, shared),
+        expected(circuit, inputs, shared),
         circuit=circuit,
         label=label,
         what=f"{what}, shared weights",
@@ -311,7 +446,7 @@ def test_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
     )
     check_values(
         run_rows(runtime, circuit, inputs, per_row),
-        _expected(qwthn_backend, circuit, inputs, per_row),
+        expected(circuit, inputs, per_row),
         circuit=circuit,
         label=label,
         what=f"{what}, per-row weights",
@@ -319,10 +454,8 @@ def test_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
     )
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-def test_input_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype) -> None:
+def _check_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype, expected: Expected) -> None:
     """float32 and float64 inputs run, and the layer answers in the inputs' dtype."""
-    _skip_if_noisy_and_sampling(qwthn_backend)
     shots = qwthn_backend.shots
     runtime = qwthn_backend.runtime(shots=shots, seed=106)
     rng = rng_for("dtype", dtype)
@@ -338,7 +471,7 @@ def test_input_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype) -> No
         )
         check_values(
             outputs,
-            _expected(qwthn_backend, circuit, inputs, layer.weights),
+            expected(circuit, inputs, layer.weights),
             circuit=circuit,
             label=qwthn_backend.label,
             what=f"{dtype} inputs, {readout}",
@@ -346,10 +479,8 @@ def test_input_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype) -> No
         )
 
 
-@pytest.mark.parametrize("readout", READOUTS)
-def test_shot_estimates_within_statistical_bound(qwthn_backend: BackendUnderTest, readout: str) -> None:
+def _check_shot_estimates(qwthn_backend: BackendUnderTest, readout: str, expected: Expected) -> None:
     """With shots, each entry lies within 5 standard errors (plus 2 counts) of its exact value."""
-    _skip_if_noisy_and_sampling(qwthn_backend)
     caps = qwthn_backend.capabilities
     if not caps.supports_shots:
         pytest.skip("backend declares no shots (supports_shots=False)")
@@ -365,7 +496,7 @@ def test_shot_estimates_within_statistical_bound(qwthn_backend: BackendUnderTest
         _, outputs = run_layer(runtime, circuit, inputs, weights)
         check_values(
             outputs,
-            _expected(qwthn_backend, circuit, inputs, weights),
+            expected(circuit, inputs, weights),
             circuit=circuit,
             label=qwthn_backend.label,
             what=f"{shots}-shot estimate on {n} qubit(s), {readout}",
@@ -374,6 +505,66 @@ def test_shot_estimates_within_statistical_bound(qwthn_backend: BackendUnderTest
         ran += 1
     if not ran:
         pytest.skip("no declared gate fits a small circuit")
+
+
+SIZES = ["1", "7", "2*max_batch+1"]
+DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+
+
+@EXACT
+@pytest.mark.parametrize("readout", READOUTS)
+def test_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: str) -> None:
+    """weights [W] are shared by every row; weights [B, W] give each row its own (as parameter-shift sends)."""
+    _check_weights(_exact(qwthn_backend), readout, _reference)
+
+
+@EXACT
+@pytest.mark.parametrize("size", SIZES)
+def test_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
+    """Any number of rows through the runtime, which chunks to the declared max_batch."""
+    _check_batch_sizes(_exact(qwthn_backend), size, _reference)
+
+
+@EXACT
+@DTYPES
+def test_input_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype) -> None:
+    """float32 and float64 inputs run, and the layer answers in the inputs' dtype."""
+    _check_dtypes(_exact(qwthn_backend), dtype, _reference)
+
+
+@EXACT
+@pytest.mark.parametrize("readout", READOUTS)
+def test_shot_estimates_within_statistical_bound(qwthn_backend: BackendUnderTest, readout: str) -> None:
+    """With shots, each entry lies within 5 standard errors (plus 2 counts) of its exact value."""
+    _check_shot_estimates(_exact(qwthn_backend), readout, _reference)
+
+
+@NOISY
+@pytest.mark.parametrize("readout", READOUTS)
+def test_noisy_shared_and_per_row_weights(qwthn_backend: BackendUnderTest, readout: str) -> None:
+    """The noisy configuration's shared and per-row weights against its own exact values, one row per call."""
+    _check_weights(qwthn_backend, readout, _own_exact(qwthn_backend))
+
+
+@NOISY
+@pytest.mark.parametrize("size", SIZES)
+def test_noisy_batch_sizes(qwthn_backend: BackendUnderTest, size: str) -> None:
+    """The noisy configuration's chunked batches against its own exact values, one row per call."""
+    _check_batch_sizes(qwthn_backend, size, _own_exact(qwthn_backend))
+
+
+@NOISY
+@DTYPES
+def test_noisy_input_dtypes(qwthn_backend: BackendUnderTest, dtype: torch.dtype) -> None:
+    """The noisy configuration's float32 and float64 inputs against its own exact values."""
+    _check_dtypes(qwthn_backend, dtype, _own_exact(qwthn_backend))
+
+
+@NOISY
+@pytest.mark.parametrize("readout", READOUTS)
+def test_noisy_shot_estimates_within_statistical_bound(qwthn_backend: BackendUnderTest, readout: str) -> None:
+    """The noisy configuration's shot estimates within 5 standard errors (plus 2 counts) of its own exact values."""
+    _check_shot_estimates(qwthn_backend, readout, _own_exact(qwthn_backend))
 
 
 def test_shots_are_reproducible_with_a_seed(qwthn_backend: BackendUnderTest) -> None:
@@ -426,9 +617,22 @@ def _check_layer_gradients(
         )
 
 
+@EXACT
 @pytest.mark.parametrize("readout", READOUTS)
 def test_gradients_match_finite_differences(qwthn_backend: BackendUnderTest, readout: str) -> None:
     """d(sum(cotangent * outputs)) / d(inputs, weights) through QuantumLayer, float64, vs central differences."""
+    _check_gradients(_exact(qwthn_backend), readout)
+
+
+@NOISY
+@pytest.mark.parametrize("readout", READOUTS)
+def test_noisy_gradients_match_own_finite_differences(qwthn_backend: BackendUnderTest, readout: str) -> None:
+    """The noisy configuration's gradients against central differences of its own exact values."""
+    _check_gradients(qwthn_backend, readout)
+
+
+def _check_gradients(qwthn_backend: BackendUnderTest, readout: str) -> None:
+    """Gradients of random circuits on 1 to 3 qubits that use every input and weight."""
     caps = qwthn_backend.capabilities
     if not caps.exact:
         pytest.skip("backend declares exact=False: gradients are compared only for exact backends")
@@ -451,8 +655,10 @@ def test_gradients_match_finite_differences(qwthn_backend: BackendUnderTest, rea
         pytest.skip("no declared gate fits a small circuit")
 
 
+@EXACT
 def test_rewritten_gate_gradients_match_finite_differences(qwthn_backend: BackendUnderTest) -> None:
     """Parametrised gates the backend lacks, rewritten by core (half angles, shared slots), differentiate exactly."""
+    qwthn_backend = _exact(qwthn_backend)
     caps = qwthn_backend.capabilities
     missing = [name for name, spec in sorted(GATES.items()) if spec.parametrised and name not in caps.native_gates]
     if not missing:
@@ -486,8 +692,10 @@ def test_rewritten_gate_gradients_match_finite_differences(qwthn_backend: Backen
         pytest.skip("backend declares no coupler among the checked qubits for the rewritten two-qubit gates")
 
 
+@EXACT
 def test_declared_devices(qwthn_backend: BackendUnderTest) -> None:
     """Inputs on each declared device other than the CPU give outputs there, matching the reference."""
+    qwthn_backend = _exact(qwthn_backend)
     caps = qwthn_backend.capabilities
     others = [device for device in caps.devices if device != "cpu"]
     if not others:
@@ -508,7 +716,7 @@ def test_declared_devices(qwthn_backend: BackendUnderTest) -> None:
         )
         check_values(
             outputs,
-            _expected(qwthn_backend, circuit, inputs, weights),
+            _reference(circuit, inputs, weights),
             circuit=circuit,
             label=qwthn_backend.label,
             what=f"inputs on device '{device}'",
@@ -516,8 +724,10 @@ def test_declared_devices(qwthn_backend: BackendUnderTest) -> None:
         )
 
 
+@EXACT
 def test_coupling_map(qwthn_backend: BackendUnderTest) -> None:
     """Coupled pairs run (either direction); an uncoupled pair is refused, or right when the backend routes."""
+    qwthn_backend = _exact(qwthn_backend)
     caps = qwthn_backend.capabilities
     if caps.coupling_map is None:
         pytest.skip("backend declares no coupling map (all-to-all)")
@@ -542,7 +752,7 @@ def test_coupling_map(qwthn_backend: BackendUnderTest) -> None:
         runtime = qwthn_backend.runtime(shots=qwthn_backend.shots, seed=108)
         check_values(
             run_rows(runtime, circuit, inputs, weights),
-            _expected(qwthn_backend, circuit, inputs, weights),
+            _reference(circuit, inputs, weights),
             circuit=circuit,
             label=qwthn_backend.label,
             what=what,

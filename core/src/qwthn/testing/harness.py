@@ -8,6 +8,9 @@ Tolerances (stated once, used everywhere):
   value, computed per entry from the reference (probabilities: sqrt(p(1-p)/shots);
   <Z>: sqrt((1-<Z>^2)/shots)), plus a floor of `FLOOR_COUNTS` = 2 counts
   (2/shots) and 1e-5, so entries whose exact variance is ~0 do not fail on one count.
+- noisy values against the ideal reference: the backend's declared `NoiseBound` (see
+  `noise_allowance`: gates + 1 - prod(1 - readout) per probability, 2 (gates + readout[w]) per
+  <Z_w>) plus the tolerance above (with shots and no exact values, the worst-case variance).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qwthn.contract.backend import Capabilities, QuantumBackend
+from qwthn.contract.backend import Capabilities, NoiseBound, QuantumBackend
 from qwthn.contract.circuit import Circuit
 from qwthn.contract.gates import GATES
 from qwthn.runtime.executor import Runtime
@@ -39,6 +42,8 @@ class BackendUnderTest:
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+    role: str = ""
+    """How this configuration relates to the one named on the command line ("": it is that one)."""
     _capabilities: Capabilities | None = field(default=None, repr=False)
 
     def create(self) -> QuantumBackend:
@@ -55,7 +60,8 @@ class BackendUnderTest:
     @property
     def label(self) -> str:
         options = f" with options {json.dumps(self.options, sort_keys=True)}" if self.options else ""
-        return f"backend '{self.name}'{options}"
+        role = f" ({self.role})" if self.role else ""
+        return f"backend '{self.name}'{options}{role}"
 
     @property
     def checked_qubits(self) -> int:
@@ -75,8 +81,44 @@ class BackendUnderTest:
 
     @property
     def noisy(self) -> bool:
-        """Declares active noise: values are checked against its own exact values, not the ideal reference."""
+        """Declares active noise: its values may differ from the ideal reference (by its declared bound)."""
         return self.capabilities.supports_noise
+
+    def ideal(self) -> BackendUnderTest | None:
+        """Its declared noise-off configuration (options merged with `capabilities.noise_off`); None if it has none.
+
+        AssertionError when that configuration does not build or still declares noise: an off switch
+        that does not switch noise off would let the suite certify nothing.
+        """
+        if not self.noisy or self.capabilities.noise_off is None:
+            return None
+        options = {**self.options, **self.capabilities.noise_off}
+        ideal = BackendUnderTest(self.name, options, role="its declared noise-off configuration")
+        try:
+            still_noisy = ideal.capabilities.supports_noise
+        except Exception as error:  # any failure to build it is the finding
+            raise AssertionError(
+                f"{self.label} declares noise_off={self.capabilities.noise_off}, but those options do not build "
+                f"a backend: {type(error).__name__}: {error}"
+            ) from None
+        if still_noisy:
+            raise AssertionError(
+                f"{self.label} declares noise_off={self.capabilities.noise_off}, but with those options it still "
+                "declares supports_noise=True: the off switch must give an ideal configuration"
+            )
+        return ideal
+
+    def noise_bound(self, circuit: Circuit) -> NoiseBound | None:
+        """The bound the backend declares for `circuit` as the runtime lowers and compiles it (None: none)."""
+        runtime = self.runtime()
+        prepared = runtime.prepare(runtime.lower(circuit).circuit)
+        bound = runtime.backend.noise_bound(prepared.compiled)
+        if bound is not None and bound.readout and len(bound.readout) != circuit.n_qubits:
+            raise AssertionError(
+                f"{self.label}: noise_bound() gives {len(bound.readout)} read-out figures for a circuit of "
+                f"{circuit.n_qubits} qubit(s); give one per logical wire, or none"
+            )
+        return bound
 
     def self_reference(self, circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor | np.ndarray) -> np.ndarray:
         """The backend's own exact values, each row in a call of its own: independent of chunking, of shared vs
@@ -155,6 +197,30 @@ def value_bound(expected: np.ndarray, kind: str, shots: int | None) -> np.ndarra
     return shot_bound(expected, kind, shots)
 
 
+def noise_allowance(bound: NoiseBound, circuit: Circuit, rows: int) -> np.ndarray:
+    """[rows, n_outputs] largest |noisy - ideal| the declared bound allows per entry (see `NoiseBound`).
+
+    probs[x]: |p(x) - q(x)| <= TV(p, q) <= gates + TV(read-out confusion) <= gates + 1 - prod(1 - r_w).
+    <Z_w> = 1 - 2 P(w reads 1): |delta| <= 2 TV of wire w's marginal <= 2 (gates + r_w).
+    """
+    readout = np.asarray(bound.readout if bound.readout else (0.0,) * circuit.n_qubits, dtype=np.float64)
+    if circuit.readout.kind == "probs":
+        per_entry = np.full(circuit.n_outputs, bound.gates + 1.0 - np.prod(1.0 - readout))
+    else:
+        per_entry = 2.0 * (bound.gates + readout[list(circuit.readout.wires)])
+    return np.broadcast_to(per_entry, (rows, circuit.n_outputs)).copy()
+
+
+def vacuous(allowance: np.ndarray, kind: str) -> bool:
+    """The allowance admits any value (probabilities differ by at most 1, <Z> by at most 2): it certifies nothing."""
+    return bool(np.all(allowance >= (1.0 if kind == "probs" else 2.0)))
+
+
+def worst_case_shot_bound(kind: str, shots: int, shape: tuple[int, ...]) -> np.ndarray:
+    """`shot_bound` at the largest variance (p = 1/2, <Z> = 0), for estimates whose exact value is unknown."""
+    return shot_bound(np.full(shape, 0.5 if kind == "probs" else 0.0), kind, shots)
+
+
 def _basis(index: int, n_qubits: int) -> str:
     return f"|{index:0{n_qubits}b}>"
 
@@ -194,8 +260,9 @@ def check_values(
     label: str,
     shots: int | None = None,
     bound: np.ndarray | None = None,
+    tolerance_note: str = "",
 ) -> None:
-    """Fail, saying what differed, unless `actual` is within the tolerance of `expected` everywhere."""
+    """Fail, saying what differed, unless `actual` is within the tolerance (or `bound`) of `expected` everywhere."""
     if isinstance(actual, torch.Tensor):
         actual = actual.detach().cpu().double().numpy()
     actual = np.asarray(actual, dtype=np.float64)
@@ -211,7 +278,9 @@ def check_values(
     if not outside.any():
         return
     row, column = np.unravel_index(np.argmax(np.where(outside, error / bound, -np.inf)), error.shape)
-    tolerance = f"{bound[row, column]:.3g}" + (f" (5 sigma at {shots} shots)" if shots else " (exact)")
+    tolerance = f"{bound[row, column]:.3g}" + (
+        f" ({tolerance_note})" if tolerance_note else f" (5 sigma at {shots} shots)" if shots else " (exact)"
+    )
     raise AssertionError(
         f"{what}: max |backend - reference| = {error.max():.3g}; {int(outside.sum())} of {error.size} entries "
         f"outside tolerance, worst at row {row}, {_entry(circuit, int(column))}: backend {actual[row, column]:.6g}, "

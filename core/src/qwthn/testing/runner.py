@@ -3,7 +3,7 @@
 A plugin's conformance test is then a few lines:
 
     run = run_suite("my-device", {"precision": "double"}, cwd=tmp_path)
-    assert run.returncode == 0, run.report
+    assert run.returncode == 0, run.report          # 6: passed, but something NOT CERTIFIED
     assert all("declares" in reason for reason in run.skip_reasons)
 """
 
@@ -19,6 +19,8 @@ from typing import Any
 
 SKIP_LINE = re.compile(r"^SKIPPED \[\d+\] \S+: (.*)$", flags=re.MULTILINE)
 """One `-rs` summary line of pytest: the reason a check was skipped."""
+VERDICT_LINE = re.compile(r"^  (\S[^:]*): (.*)$", flags=re.MULTILINE)
+"""One aspect of the `qwthn conformance verdict` section: `  exact semantics: CERTIFIED ...`."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,19 @@ class SuiteRun:
     @property
     def skip_reasons(self) -> list[str]:
         return SKIP_LINE.findall(self.stdout)
+
+    @property
+    def verdict(self) -> dict[str, str]:
+        """{aspect: what was certified} from the run's `qwthn conformance verdict` section."""
+        _, marker, section = self.stdout.partition("qwthn conformance verdict for ")
+        if not marker:
+            return {}
+        return dict(VERDICT_LINE.findall(section.split("\n=", 1)[0]))
+
+    @property
+    def not_certified(self) -> list[str]:
+        """The aspects the run could not certify (NOT CERTIFIED), e.g. exact semantics of a noisy-only backend."""
+        return [aspect for aspect, state in self.verdict.items() if state.startswith("NOT CERTIFIED")]
 
     @property
     def report(self) -> str:

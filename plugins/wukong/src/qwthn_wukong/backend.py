@@ -15,7 +15,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from qwthn.contract.backend import Capabilities, QuantumBackend
+from qwthn.contract.backend import Capabilities, NoiseBound, QuantumBackend
 from qwthn.contract.circuit import Circuit
 from qwthn_wukong.native import SUPPORTED, Schedule, probs_circuit, schedule, to_native
 from qwthn_wukong.noise_spec import NoiseSpec
@@ -91,6 +91,8 @@ class WukongBackend(QuantumBackend):
             supports_shots=True,
             exact=not cloud,  # the chip only samples
             supports_noise=cloud or self.options.noise_scale > 0,
+            # the simulator's noise switches off (noise_scale 0: ideal, same placement); the chip's cannot
+            noise_off=None if cloud else {"noise_scale": 0.0},
             qubit_ordering="big",
             coupling_map=None,
             routes=True,
@@ -126,6 +128,18 @@ class WukongBackend(QuantumBackend):
         noise = build_noise_spec(self.profile, placement.physical, self.options.noise_scale)
         timing = schedule(program, self.profile.single_gate_ns, self.profile.cz_gate_ns)
         return WukongProgram(circuit, program, placement, noise, timing)
+
+    def noise_bound(self, compiled: WukongProgram) -> NoiseBound | None:
+        """From the calibrated channels the engine applies to the placed program (`qwthn_wukong.bound`).
+
+        None on the cloud: a calibration models the chip, it does not bound what the chip does.
+        """
+        if self.options.simulator == "origin-cloud" or self.options.noise_scale == 0:
+            return None
+        from qwthn_wukong.bound import noise_bound
+
+        mitigated = self.options.mitigation == "readout"
+        return noise_bound(compiled.native, compiled.noise, compiled.placement.final, mitigated=mitigated)
 
     def estimate_seconds(self, compiled: WukongProgram, rows: int, shots: int | None) -> float | None:
         """Chip time of `rows` circuits: shots x (scheduled gate time + readout_ns); queueing and compilation excluded.
