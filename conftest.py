@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,41 @@ RELIABILITY_KINDS = ("bad input", "fault", "kill", "divergence", "security")
 """Sections of docs/reliability.md, in order; a marker with another kind is a mistake."""
 
 
+class ReliabilityRow:
+    """What a `reliability` test saw and asserted, for its row of docs/reliability.md.
+
+    The page's answer column is what `answer` was given (the real output, never a description), and its
+    checked column lists the claims `check` asserted, so the page cannot claim more than the test checks.
+    """
+
+    def __init__(self, record_property: Callable[[str, object], None]) -> None:
+        self._record = record_property
+        self.claims: list[str] = []
+        self._recorded_claims = False
+
+    def answer(self, text: str, *paths: Path | str) -> str:
+        """Record `text` (what qwthn printed or raised) as the row's answer, with each of `paths` shown as DIR."""
+        for path in sorted((str(p) for p in paths), key=len, reverse=True):
+            text = text.replace(path, "DIR")
+        text = " ".join(text.split())
+        self._record("answer", text)
+        return text
+
+    def check(self, claim: str, ok: object, detail: object = "") -> None:
+        """Assert `ok`, and list `claim` in the row's checked column (only claims really asserted appear there)."""
+        if not self._recorded_claims:
+            self._record("checked", self.claims)  # the same list, filled as the test goes
+            self._recorded_claims = True
+        self.claims.append(claim)
+        assert ok, f"{claim}: {detail}" if detail != "" else claim
+
+
+@pytest.fixture
+def reliability(record_property) -> ReliabilityRow:
+    """The row of docs/reliability.md that this test fills: its answer and the claims it checked."""
+    return ReliabilityRow(record_property)
+
+
 def pytest_addoption(parser):
     parser.addoption("--reliability-report", metavar="PATH", default=None,
                      help="write the catalogue of `reliability` tests and their outcomes as Markdown to PATH")
@@ -59,10 +95,17 @@ def pytest_runtest_makereport(item, call):
         return
     if marker.kwargs.get("kind") not in RELIABILITY_KINDS:
         raise pytest.UsageError(f"{item.nodeid}: reliability(kind=...) must be one of {RELIABILITY_KINDS}")
-    answer = dict(report.user_properties).get("answer", marker.kwargs.get("held", ""))
+    properties = dict(report.user_properties)
+    answer = properties.get("answer")
+    if report.passed and not answer:  # the page shows what qwthn answered, so a row without one cannot hold
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid} is marked `reliability` but recorded no answer: capture what qwthn "
+                           "printed or raised and pass it to the `reliability` fixture's answer()")  # fmt: skip
+    checked = properties.get("checked") or [marker.kwargs.get("held", "")]
     item.config.stash.setdefault(_RELIABILITY, []).append({
         "id": item.nodeid, "kind": marker.kwargs["kind"], "surface": marker.kwargs.get("surface", ""),
-        "tried": marker.kwargs.get("tried", ""), "answer": answer, "held": report.passed,
+        "tried": marker.kwargs.get("tried", ""), "answer": answer or "(nothing captured)",
+        "checked": "; ".join(checked), "held": report.passed,
     })
 
 
@@ -91,11 +134,13 @@ def reliability_markdown(rows: list[dict]) -> str:
         "",
         "    .venv/bin/python -m pytest -m reliability --reliability-report docs/reliability.md",
         "",
-        "A row holds when its test passed; a failed or skipped test is listed as not held. For bad inputs the",
-        "answer is the line qwthn printed (CLI: on stderr, exit status 2, no traceback) or raised (Python",
-        "API), with temporary paths shown as DIR; each of those tests also checks that nothing was created,",
-        "changed or half-written and that no model was built. `tests/integration/test_reliability_doc.py`",
-        "fails when this page and the marked tests disagree.",
+        "A row holds when its test passed; a failed or skipped test is listed as not held. The answer is what",
+        "the test captured while it ran: for bad inputs the line the `qwthn` command printed on stderr (CLI, run",
+        "as a subprocess) or the error raised (Python API), with temporary paths shown as DIR. The checked",
+        "column is what that test asserted: for the bad-input catalogue",
+        "(`adapters/transformers/tests/test_catalogue.py`) it is written by the assertions themselves as they",
+        "pass, case by case; for the other tests it is the claim in their marker. A test that records no answer",
+        "fails. `tests/integration/test_reliability_doc.py` fails when this page and the marked tests disagree.",
         "",
         "## Counts",
         "",
@@ -114,10 +159,10 @@ def reliability_markdown(rows: list[dict]) -> str:
         chosen = [row for row in rows if row["kind"] == kind]
         if not chosen:
             continue
-        lines += ["", f"## {titles[kind]} ({len(chosen)})", "", "| surface | tried | answer | held | test |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", f"## {titles[kind]} ({len(chosen)})", "", "| surface | tried | answer | checked | held | test |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
         for row in chosen:
             held = "yes" if row["held"] else "**no**"
-            lines.append(f"| {row['surface']} | {_cell(row['tried'])} | {_cell(row['answer'])} | {held} | "
-                         f"`{row['id']}` |")  # fmt: skip
+            lines.append(f"| {row['surface']} | {_cell(row['tried'])} | {_cell(row['answer'])} | "
+                         f"{_cell(row['checked'])} | {held} | `{row['id']}` |")  # fmt: skip
     return "\n".join(lines) + "\n"

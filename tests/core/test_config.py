@@ -49,3 +49,66 @@ def test_unreadable_config_files(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(QwthnError, match="expected a mapping"):
         load_adapter_config(tmp_path / "list.yaml")
+
+
+def _numeric_fields(model: type) -> list[str]:
+    from qwthn.validation import _numeric_types
+
+    return [name for name, field in model.model_fields.items() if _numeric_types(field.annotation)]
+
+
+def _configs() -> list[type]:
+    from qwthn.plugins import host
+    from qwthn.runtime import RuntimeConfig
+
+    return [*(host.methods.get(name).config_class for name in host.methods.names()), RuntimeConfig]
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_no_number_field_of_any_config_takes_a_boolean(value):
+    """YAML's `yes`/`on`/`true` is a bool, which pydantic would take as 1: n_qubits: yes trained a 1-qubit adapter."""
+    checked = 0
+    for model in _configs():
+        for name in _numeric_fields(model):
+            with pytest.raises(QwthnError, match=rf"invalid '{name}': takes a number, not a boolean"):
+                model(**{name: value})
+            checked += 1
+    assert checked >= 10  # n_qubits, n_layers, bond_dim, scale, r, alpha, shots, seed, retries, timeout, ...
+
+
+def test_yaml_yes_for_a_count_names_the_field(tmp_path):
+    (tmp_path / "a.yaml").write_text("n_qubits: yes\n")
+    with pytest.raises(QwthnError, match=r"a.yaml: invalid 'n_qubits': takes a number, not a boolean"):
+        load_adapter_config(tmp_path / "a.yaml")
+
+
+def test_booleans_and_numbers_still_work():
+    from qwthn.runtime import RuntimeConfig
+
+    config = QWTHNConfig(n_qubits=3, scale=2, reupload=True)
+    assert (config.n_qubits, config.scale, config.reupload) == (3, 2.0, True)
+    assert RuntimeConfig(shots=10, seed=0, forward_only=True).shots == 10
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seeds_outside_0_to_2_32_are_refused_in_every_config(seed):
+    from qwthn.runtime import RuntimeConfig
+    from qwthn.validation import check_seed
+
+    for build in (lambda: RuntimeConfig(seed=seed), lambda: QWTHNConfig(seed=seed),
+                  lambda: parse_adapter_config({"method": "qtha", "seed": seed})):  # fmt: skip
+        with pytest.raises(QwthnError, match="invalid 'seed'"):
+            build()
+    with pytest.raises(QwthnError, match="--seed must be from 0 to 4294967295"):
+        check_seed(seed)
+
+
+def test_duplicate_keys_and_byte_order_marks_in_config_files(tmp_path):
+    (tmp_path / "dup.yaml").write_text("r: 2\nmethod: lora\nr: 4\n")
+    with pytest.raises(QwthnError, match=r"line 3, column 1\): duplicate key 'r'"):
+        load_adapter_config(tmp_path / "dup.yaml")
+    (tmp_path / "bom.json").write_bytes(b'\xef\xbb\xbf{"method": "lora", "r": 2}')
+    assert load_adapter_config(tmp_path / "bom.json").r == 2
+    (tmp_path / "utf16.yaml").write_bytes("r: 2\n".encode("utf-16"))
+    with pytest.raises(QwthnError, match="is UTF-16 text; save it as UTF-8"):
+        load_adapter_config(tmp_path / "utf16.yaml")

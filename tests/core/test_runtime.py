@@ -60,7 +60,7 @@ def train(runtime: Runtime, steps: int = 4) -> list[torch.Tensor]:
     held='results bit-identical to a fault-free run; retried chunks counted once',
 )
 @pytest.mark.parametrize("gradient", ["autograd", "parameter-shift"])
-def test_training_through_faults_equals_a_fault_free_run(gradient):
+def test_training_through_faults_equals_a_fault_free_run(gradient, reliability):
     settings = {"shots": 64, "seed": 7}
     clean = Runtime(flaky(failure_rate=0, slow_rate=0, gradient=gradient, max_batch=5), **settings)
     faulty = Runtime(
@@ -68,6 +68,10 @@ def test_training_through_faults_equals_a_fault_free_run(gradient):
         timeout=0.005, retries=30, retry_backoff=0, **settings,
     )  # fmt: skip
     expected, observed = train(clean), train(faulty)
+    reliability.answer(f"{faulty.backend.failures} failures, {faulty.tracker.retries} retries; "
+                       f"{sum(torch.equal(a, b) for a, b in zip(observed, expected, strict=True))} of {len(expected)} "
+                       f"trained tensors bit-identical; {faulty.tracker.calls} calls counted, fault-free "
+                       f"{clean.tracker.calls}")  # fmt: skip
     for ours, theirs in zip(observed, expected, strict=True):
         assert torch.equal(ours, theirs)
     assert faulty.backend.failures > 0 and faulty.tracker.retries > faulty.backend.failures  # timeouts retried too
@@ -90,12 +94,13 @@ def test_two_layers_compile_their_shared_circuit_once():
     tried='a backend that always fails',
     held='three attempts, then one line naming the backend and the last cause',
 )
-def test_retries_are_bounded_and_end_in_one_line():
+def test_retries_are_bounded_and_end_in_one_line(reliability):
     runtime = Runtime(flaky(failure_rate=1.0), retries=2, retry_backoff=0)
     layer = QuantumLayer(build_qnn_circuit(2, 1), runtime)
     with pytest.raises(BackendExecutionError) as caught:
         layer(torch.zeros(3, 2))
     message = str(caught.value)
+    reliability.answer(f"{type(caught.value).__name__}: {message}")
     assert "failed 3 times on one chunk of 3 rows (last: connection reset by peer)" in message and "\n" not in message
     assert (runtime.tracker.retries, runtime.tracker.calls) == (2, 0)
 

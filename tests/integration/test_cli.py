@@ -167,3 +167,35 @@ def test_unknown_method_is_a_one_line_error(tmp_path):
 def test_evaluate_bad_input_is_a_one_line_error(tmp_path):
     result = run("evaluate", str(tmp_path / "no-adapter"))
     assert_one_line_usage_error(result, "no adapter_config.json in", "no-adapter")
+
+
+@pytest.mark.parametrize("args", [
+    ("finetune", "--output", ""), ("finetune", "--output="), ("finetune", "--model", ""),
+    ("finetune", "--backend", ""), ("evaluate", ""), ("chip", "--output", ""),
+])  # fmt: skip
+def test_an_empty_argument_is_refused_not_taken_as_a_default(tmp_path, args):
+    result = run(*args, cwd=tmp_path)
+    assert_one_line_usage_error(result, "is empty; give it a value, or leave it out for its default")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_init_creates_missing_parents_and_refuses_unwritable_places(tmp_path):
+    nested = tmp_path / "new" / "dir" / "finetune.yaml"
+    result = run("config", "init", "finetune", "--output", str(nested))
+    assert result.returncode == 0, result.stderr
+    assert "max_steps" in nested.read_text()
+    assert_one_line_usage_error(run("config", "init", "finetune", "--output", "/proc/qwthn.yaml"),
+                                "cannot write /proc/qwthn.yaml", "pass a writable --output")  # fmt: skip
+    (tmp_path / "file").write_text("x")
+    assert_one_line_usage_error(run("config", "init", "finetune", "--output", str(tmp_path / "file" / "x.yaml")),
+                                "is a file, not a directory")  # fmt: skip
+    assert_one_line_usage_error(run("config", "init", "finetune", "--output", str(tmp_path)), "is a directory")
+
+
+def test_config_file_booleans_for_numbers_empty_values_and_duplicate_keys_are_one_line(tmp_path):
+    for text, fragment in (("max_steps: yes\n", "invalid 'max_steps': takes a number, not a boolean"),
+                           ("output: ''\n", "invalid 'output': is empty"),
+                           ("seed: 1\nseed: 2\n", "duplicate key 'seed'")):  # fmt: skip
+        config = tmp_path / "finetune.yaml"
+        config.write_text(text)
+        assert_one_line_usage_error(run("finetune", "--config", str(config), cwd=tmp_path), fragment)

@@ -1,20 +1,69 @@
-"""Every vendor backend fine-tunes a few steps through `qwthn finetune --backend X` and evaluates an
-emulator-trained adapter through `qwthn evaluate --backend X`, with no change to the adapter's files."""
+"""Every vendor backend computes what the emulator computes (exact and with shots, on random inputs, wide
+enough to tell a backend one gate off apart), fine-tunes a few steps through `qwthn finetune --backend X` and
+evaluates an emulator-trained adapter through `qwthn evaluate --backend X`, with no change to the adapter's
+files."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from qwthn import get_backend
+from qwthn.methods.qwthn.ansatz import build_qnn_circuit
+from qwthn.runtime import QuantumLayer, Runtime
 
 QWTHN = str(Path(sys.executable).parent / "qwthn")
 VENDORS = ["qiskit", "cirq", "braket", "pennylane"]
 TINY_ADAPTER = {"method": "qwthn", "n_qubits": 2, "n_layers": 1, "seed": 0}
 """Two qubits and one layer: six parameter-shift slots, so the slow simulators take seconds per step."""
+
+
+ROWS = 16
+"""Random input rows per comparison: 48 <Z> values or 128 probabilities, none of them special angles."""
+SHOTS = 4000
+EXACT_TOLERANCE = 1e-5
+"""Exact simulators agree with the (float32) emulator to ~4e-7 (measured); a gate off by 0.3 rad moves some
+value by more than 0.1."""
+
+
+def readouts(backend: str, readout: str, shots: int | None = None, nudge: float = 0.0) -> torch.Tensor:
+    """The vendor's values of a 3-qubit, 2-layer QNN (CZ chain, so wire order matters) on ROWS random inputs,
+    with its noise switched off where it models noise; `nudge` turns the first weight by that many radians."""
+    options = get_backend(backend).capabilities.noise_off or {}
+    circuit = build_qnn_circuit(3, 2, readout=readout)
+    layer = QuantumLayer(circuit, Runtime(get_backend(backend, **options), shots=shots, seed=0), init_seed=1,
+                         trainable=False)  # fmt: skip
+    with torch.no_grad():
+        layer.weights[0] += nudge
+        inputs = (torch.rand(ROWS, circuit.n_inputs, generator=torch.Generator().manual_seed(2)) * 2 - 1) * math.pi
+        return layer(inputs).double()
+
+
+def shot_tolerance(exact: torch.Tensor, readout: str) -> torch.Tensor:
+    """Five standard deviations of a SHOTS-sample estimate of each exact value (plus two counts' worth)."""
+    variance = 1 - exact**2 if readout == "expval_z" else exact * (1 - exact)
+    return 5 * (variance.clamp(min=0) / SHOTS).sqrt() + 2 / SHOTS
+
+
+@pytest.mark.parametrize("readout", ["expval_z", "probs"])
+@pytest.mark.parametrize("backend", [*VENDORS, "wukong"])
+def test_the_vendor_backend_computes_what_the_emulator_computes(backend, readout):
+    exact = readouts("emulator", readout)
+    assert (readouts("emulator", readout, nudge=0.3) - exact).abs().max() > 0.1  # the inputs tell a wrong gate
+    assert torch.allclose(readouts(backend, readout), exact, rtol=0, atol=EXACT_TOLERANCE)
+    if get_backend(backend).capabilities.supports_shots:
+        tolerance = shot_tolerance(exact, readout)
+        assert ((readouts("emulator", readout, nudge=0.3) - exact).abs() > tolerance).any()  # and with shots too
+        sampled = readouts(backend, readout, shots=SHOTS)
+        assert ((sampled - exact).abs() <= tolerance).all(), (sampled - exact).abs().max()
+        assert not torch.equal(sampled, exact)  # really sampled
 
 
 @pytest.fixture(scope="module")

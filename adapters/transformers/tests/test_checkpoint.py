@@ -36,6 +36,11 @@ def trainable(model) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
 
 
+def losses_text(losses: list[float]) -> str:
+    """Losses as the page shows them: what a run really produced, shortened."""
+    return "[" + ", ".join(f"{loss:.6g}" for loss in losses) + "]"
+
+
 def crashing(after: int):
     """Batches that raise like a crash when batch number `after` + 1 is drawn."""
     for index, batch in enumerate(batches()):
@@ -49,7 +54,7 @@ def crashing(after: int):
     tried='a crash (exception) at step 6, then training again with the same checkpoint',
     held='losses and weights bit-identical to an uninterrupted run',
 )
-def test_a_crashed_run_resumed_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path):
+def test_a_crashed_run_resumed_from_its_checkpoint_equals_an_uninterrupted_one(tmp_path, reliability):
     reference_model = adapted()
     reference = train(reference_model, batches(), SETTINGS, "reference")
 
@@ -62,6 +67,7 @@ def test_a_crashed_run_resumed_from_its_checkpoint_equals_an_uninterrupted_one(t
     torch.manual_seed(123)  # the RNG (dropout) comes from the checkpoint, not from here
     resumed = train(resumed_model, batches(), SETTINGS, "resumed", checkpoint)
 
+    reliability.answer(f"resumed losses {losses_text(resumed.losses)}; uninterrupted {losses_text(reference.losses)}")
     assert resumed.losses == reference.losses  # bit-identical: weights, AdamW moments, schedule, RNG, data position
     for name, value in trainable(reference_model).items():
         assert torch.equal(trainable(resumed_model)[name], value), name
@@ -84,7 +90,7 @@ def test_a_resumed_run_computes_only_the_steps_after_its_checkpoint(tmp_path):
     tried='SIGINT during step 5',
     held='step 5 finishes, checkpoint written, SIGINT handler restored; the resume is bit-identical',
 )
-def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path):
+def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path, reliability):
     reference = train(adapted(), batches(), SETTINGS, "reference")
 
     def interrupted_at(step: int):
@@ -96,6 +102,7 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path):
     checkpoint = Checkpoint(tmp_path / "ckpt.safetensors", every=100)
     with pytest.raises(TrainingInterrupted) as stopped:
         train(adapted(), interrupted_at(4), SETTINGS, "interrupted", checkpoint)
+    reliability.answer(f"{type(stopped.value).__name__}: {stopped.value}", tmp_path)
     assert stopped.value.step == 5 and str(checkpoint.path) in str(stopped.value)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
     resumed = train(adapted(), batches(), SETTINGS, "resumed", checkpoint)
@@ -107,11 +114,13 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path):
     tried='resuming a QWTHN checkpoint into a LoRA model',
     held='one line: written for other trainable parameters',
 )
-def test_a_checkpoint_of_another_adapter_is_refused(tmp_path):
+def test_a_checkpoint_of_another_adapter_is_refused(tmp_path, reliability):
     checkpoint = Checkpoint(tmp_path / "ckpt.safetensors", every=2)
     train(adapted(), batches(), TrainSettings(steps=2, learning_rate=1e-2), "qwthn", checkpoint)
-    with pytest.raises(QwthnError, match="other trainable parameters"):
+    with pytest.raises(QwthnError) as refused:
         train(adapted(LoRAConfig(r=2)), batches(), SETTINGS, "lora", checkpoint)
+    message = reliability.answer(f"{type(refused.value).__name__}: {refused.value}", tmp_path)
+    assert "other trainable parameters" in message and "\n" not in str(refused.value)
 
 
 def test_a_torn_checkpoint_is_a_one_line_error(tmp_path):
@@ -134,12 +143,13 @@ def _poison(model, attribute: str) -> None:
     held='training stops at step 1 naming that branch and layer',
 )
 @pytest.mark.parametrize(("attribute", "branch"), [("down", "MPO"), ("qnn", "QNN"), ("mix_quantum", "fusion")])
-def test_a_nan_names_the_step_and_the_branch(attribute, branch):
+def test_a_nan_names_the_step_and_the_branch(attribute, branch, reliability):
     model = adapted(QWTHNConfig(n_qubits=2, n_layers=1, seed=0, fusion="linear"))
     _poison(model, attribute)
     expected = f"step 1, first in the {branch} (branch )?of model.layers.0.self_attn.q_proj"
-    with pytest.raises(TrainingDiverged, match=expected):
+    with pytest.raises(TrainingDiverged, match=expected) as diverged:
         train(model, batches(), SETTINGS, "poisoned")
+    reliability.answer(f"{type(diverged.value).__name__}: {diverged.value}")
 
 
 @pytest.mark.reliability(
@@ -147,7 +157,7 @@ def test_a_nan_names_the_step_and_the_branch(attribute, branch):
     tried='a NaN gradient from step 6 in one QNN',
     held='stops at step 6 naming the QNN branch; checkpoint of step 4 kept, finite, resumable',
 )
-def test_a_nan_gradient_names_its_branch_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_a_nan_gradient_names_its_branch_and_keeps_the_last_good_checkpoint(tmp_path, reliability):
     model = adapted()
     counter = itertools.count()
 
@@ -160,6 +170,7 @@ def test_a_nan_gradient_names_its_branch_and_keeps_the_last_good_checkpoint(tmp_
     with pytest.raises(TrainingDiverged) as diverged:
         train(model, batches(), SETTINGS, "bad gradient", checkpoint)
     message = str(diverged.value)
+    reliability.answer(f"{type(diverged.value).__name__}: {message}", tmp_path)
     assert "the gradient became non-finite at step 6" in message and "\n" not in message
     assert "QNN branch of model.layers.0.self_attn.v_proj" in message
     assert f"last good checkpoint (step 4) is kept in {checkpoint.path}" in message

@@ -99,7 +99,7 @@ def test_two_processes_under_accelerate_give_the_one_process_loss_curve(setting)
     tried="SIGKILL of a two-process `torchrun ... qwthn finetune` run after a checkpoint, then --resume",
     held="every rank restores rank 0's checkpoint; losses equal an uninterrupted run",
 )
-def test_a_killed_two_process_run_resumes_on_every_rank_from_rank_0s_checkpoint(setting):
+def test_a_killed_two_process_run_resumes_on_every_rank_from_rank_0s_checkpoint(setting, reliability):
     output = setting["root"] / "killed"
     args = [*setting["args"], "--method", "qwthn", "--checkpoint-every", "3", "--output", str(output)]
     process = subprocess.Popen([*TORCHRUN, str(HERE / "slowed_cli.py"), "0.4", *args], env=setting["env"],
@@ -115,6 +115,9 @@ def test_a_killed_two_process_run_resumes_on_every_rank_from_rank_0s_checkpoint(
     resume = [*TORCHRUN, "-m", "qwthn", "finetune", "--resume", str(output)]
     done = subprocess.run(resume, env=setting["env"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    losses = json.loads((output / "metrics.json").read_text())["methods"]["qwthn"]["losses"]
+    reliability.answer(f"killed ranks and launcher; resume exit {done.returncode}, losses "
+                       f"{[round(loss, 4) for loss in losses]}")  # fmt: skip
     _assert_same_as_one_process(setting, output, ("qwthn",))
     assert not (output / "state").exists() and not (output / "INCOMPLETE").exists()
 

@@ -42,13 +42,15 @@ def run(checkpoint: Checkpoint | None = None, **faults) -> tuple[list[float], di
     tried='30% failed submissions, 30% slow jobs and one job that never finishes, while fine-tuning',
     held='timeouts and failures retried; losses and weights bit-identical to a fault-free run',
 )
-def test_failures_delays_and_a_hang_leave_training_identical_to_a_fault_free_run():
+def test_failures_delays_and_a_hang_leave_training_identical_to_a_fault_free_run(reliability):
     clean_losses, clean_weights, clean = run()
     losses, weights, faulty = run(failure_rate=0.3, slow_rate=0.3, slow_seconds=0.01, fault_seed=5,
                                   hang_submissions=(7,))  # fmt: skip
+    backend = faulty.backend
+    reliability.answer(f"{backend.failures} failed submissions, {faulty.tracker.retries} retries; losses "
+                       f"{[round(loss, 5) for loss in losses]}, fault-free {[round(loss, 5) for loss in clean_losses]}")
     assert losses == clean_losses
     assert all(torch.equal(weights[name], value) for name, value in clean_weights.items())
-    backend = faulty.backend
     assert backend.failures > 0 and backend.submissions > clean.backend.submissions
     assert faulty.tracker.retries >= backend.failures + 1  # every failure, and the hang's timeout, was retried
     assert faulty.tracker.calls == clean.tracker.calls  # a retried chunk still counts once
@@ -59,13 +61,14 @@ def test_failures_delays_and_a_hang_leave_training_identical_to_a_fault_free_run
     tried='the backend fails every submission from step 4 on',
     held='one line naming the backend and the cause; the checkpoint of step 2 resumes exactly',
 )
-def test_a_backend_gone_for_good_ends_in_one_line_and_the_checkpoint_resumes(tmp_path):
+def test_a_backend_gone_for_good_ends_in_one_line_and_the_checkpoint_resumes(tmp_path, reliability):
     clean_losses, _, clean = run()
     calls_per_step = clean.backend.submissions // SETTINGS.steps
     checkpoint = Checkpoint(tmp_path / "ckpt.safetensors", every=2)
     with pytest.raises(BackendExecutionError) as failed:  # dies during step 4
         run(checkpoint, fail_from=3 * calls_per_step + 1)
     message = str(failed.value)
+    reliability.answer(f"{type(failed.value).__name__}: {message}", tmp_path)
     assert "\n" not in message and "backend 'flaky-test'" in message and "device offline for maintenance" in message
     assert checkpoint.exists()
     resumed, _, _ = run(checkpoint)  # the backend is back: the intact checkpoint (step 2) continues exactly

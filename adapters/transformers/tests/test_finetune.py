@@ -135,6 +135,8 @@ def test_the_authors_architecture_trains_through_finetune(cache, tmp_path):
     result = metrics["methods"]["qtha"]
     assert result["adapter_config"]["method"] == "qtha" and result["label"] == "qtha r=4 (ABC)"
     assert result["backend_usage"]["calls"] > 0 and (tmp_path / "run" / "qtha" / "adapter_model.safetensors").is_file()
+    losses = result["losses"]  # it learns, not only runs: the last two steps' loss below the first two's
+    assert len(losses) == 4 and sum(losses[2:]) < sum(losses[:2]), losses
 
 
 def test_hardware_mode_continues_an_emulator_trained_adapter_forward_only(cache, tmp_path):

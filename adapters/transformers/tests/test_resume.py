@@ -62,7 +62,7 @@ def _assert_same_as_reference(setting: dict, output: Path, metrics: dict) -> Non
     tried='SIGKILL of a real `qwthn finetune` process mid-run, then `--resume`',
     held='checkpoint whole; resumed losses and adapter equal an uninterrupted run',
 )
-def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
+def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting, reliability):
     output = setting["root"] / "killed"
     process = _start_slowed(setting, output)
     checkpoint = output / "state" / "lora.checkpoint.safetensors"
@@ -71,9 +71,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert not (output / "metrics.json").exists()
-    assert 3 <= json.loads(load_file_metadata(checkpoint))["step"] < STEPS  # killed mid-run, checkpoint whole
+    step = json.loads(load_file_metadata(checkpoint))["step"]
+    assert 3 <= step < STEPS  # killed mid-run, checkpoint whole
 
-    _assert_same_as_reference(setting, output, _resume(setting, output))
+    metrics = _resume(setting, output)
+    reliability.answer(f"status {process.returncode} with the checkpoint of step {step} on disk; resumed losses "
+                       f"{[round(loss, 4) for loss in metrics['methods']['lora']['losses']]}")  # fmt: skip
+    _assert_same_as_reference(setting, output, metrics)
 
 
 @pytest.mark.reliability(
@@ -81,12 +85,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_losses(setting):
     tried='SIGINT to a real `qwthn finetune` process mid-run, then `--resume`',
     held='exit 130, resume command printed, INCOMPLETE written; resumed run equals an uninterrupted one',
 )
-def test_ctrl_c_saves_says_how_to_resume_and_the_resume_matches(setting):
+def test_ctrl_c_saves_says_how_to_resume_and_the_resume_matches(setting, reliability):
     output = setting["root"] / "interrupted"
     process = _start_slowed(setting, output)
     wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
+    reliability.answer(f"exit {process.returncode}; stderr: {stderr}", setting["root"])
     assert process.returncode == 130
     assert f"continue it with: qwthn finetune --resume {output}" in stderr and "Traceback" not in stderr
     assert "resume" in (output / "INCOMPLETE").read_text()
@@ -117,7 +122,7 @@ def test_bad_resumes_are_one_line_errors(setting, tmp_path):
     tried='--resume after the dataset file changed',
     held='one line: the --dataset file changed since the run started',
 )
-def test_a_resume_refuses_a_dataset_that_changed(setting):
+def test_a_resume_refuses_a_dataset_that_changed(setting, reliability):
     output = setting["root"] / "changed"
     process = _start_slowed(setting, output)
     wait_for_checkpoint(process, output / "state" / "lora.checkpoint.safetensors")
@@ -127,7 +132,9 @@ def test_a_resume_refuses_a_dataset_that_changed(setting):
     original = dataset.read_bytes()
     try:
         dataset.write_bytes(original + b'{"prompt": "1+1", "response": "2"}\n')
-        with pytest.raises(QwthnError, match="changed since the run started"):
+        with pytest.raises(QwthnError, match="changed since the run started") as refused:
             run_finetune(FinetuneOptions(resume=output))
+        reliability.answer(f"{type(refused.value).__name__}: {refused.value}", setting["root"])
+        assert "\n" not in str(refused.value)
     finally:
         dataset.write_bytes(original)

@@ -124,7 +124,7 @@ def test_the_scan_finds_a_planted_key(tmp_path):
     tried='API keys planted in the environment during finetune, evaluate and save_adapter',
     held='no key in any file written (deleted state included), output or log',
 )
-def test_no_key_in_anything_a_run_writes_or_prints(planted, deleted, capfd, all_logs):
+def test_no_key_in_anything_a_run_writes_or_prints(planted, deleted, capfd, all_logs, reliability):
     from qwthn.cli import main
 
     run = planted / "run"
@@ -146,6 +146,8 @@ def test_no_key_in_anything_a_run_writes_or_prints(planted, deleted, capfd, all_
     assert '"results"' in captured.out  # the evaluate report was printed, so its output is scanned
     found += leaks(captured.out, "stdout") + leaks(captured.err, "stderr")
     found += leaks(all_logs.text, "logging") + leaks(json.dumps(metrics), "returned metrics")
+    reliability.answer(f"{count} files written, {len(deleted)} deleted, stdout, stderr, logs and metrics scanned; "
+                       f"keys found: {found or 'none'}")
     assert not found, "planted keys leaked into: " + ", ".join(found)
 
 
@@ -154,7 +156,7 @@ def test_no_key_in_anything_a_run_writes_or_prints(planted, deleted, capfd, all_
     tried='a key passed in --backend-options',
     held='the refusal names the option, never its value',
 )
-def test_a_key_put_in_backend_options_is_not_echoed_by_the_error(planted, capfd, all_logs):
+def test_a_key_put_in_backend_options_is_not_echoed_by_the_error(planted, capfd, all_logs, reliability):
     """A credential misplaced in --backend-options is refused without repeating it (stderr ends up in CI logs)."""
     from qwthn.cli import main
 
@@ -166,6 +168,9 @@ def test_a_key_put_in_backend_options_is_not_echoed_by_the_error(planted, capfd,
         main(["evaluate", str(adapter), "--backend-options", options])
     assert exited.value.code == 2
     err = capfd.readouterr().err
+    found = leaks(err, "stderr")
+    reliability.answer(f"exit {exited.value.code}; stderr: {err}" if not found else "(stderr held a planted key)",
+                       planted)  # fmt: skip
     assert "option 'api_token': Extra inputs are not permitted" in err  # the refusal itself is shown
-    found = leaks(err, "stderr") + leaks(all_logs.text, "logging") + scan_tree(planted)[0]
+    found += leaks(all_logs.text, "logging") + scan_tree(planted)[0]
     assert not found, "planted keys leaked into: " + ", ".join(found)

@@ -8,6 +8,7 @@ nothing else is caught, so real bugs keep their traceback.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -103,15 +104,16 @@ def init(
 ) -> None:  # fmt: skip
     """Write a YAML file of a command's options at their defaults, each explained, to pass as --config."""
     from qwthn.cli_config import init_text
-    from qwthn.files import write_text_atomically
+    from qwthn.files import check_output_file, write_output_file
 
     text = init_text(app, command)
     if output is None:
         typer.echo(text, nl=False)
         return
-    if output.exists():
-        raise QwthnError(f"{output} already exists; pass a new --output or delete it first")
-    write_text_atomically(output, text)
+    check_output_file(output, "--output", replace=False)
+    if output.suffix.lower() == ".json":
+        raise QwthnError(f"--output {output}: the file is YAML, and a .json name is read as JSON; name it .yaml")
+    write_output_file(output, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"), "--output")
     typer.echo(f"wrote {output}; use it with: qwthn {command} --config {output}")
 
 
@@ -127,14 +129,39 @@ def usage_line(error: Exception) -> str:
     return f"{message} (see '{command} --help')"
 
 
+def hidden_command_line(error: Exception) -> str | None:
+    """An unknown command while QWTHN_PLUGINS or QWTHN_BLOCK_PLUGINS keeps plugins out, as one line naming the
+    variable and its fix: commands come from plugins, so click's bare "No such command" would hide the cause."""
+    from qwthn.plugins import host
+
+    unknown = re.match(r"No such command '([^']+)'", error.format_message())
+    notes = [note for note in (host.hidden_note(), host.blocked_note()) if note is not None] if unknown else []
+    if not notes:
+        return None
+    return f"no command '{unknown.group(1)}' in the plugins loaded (commands come from plugins); {'; '.join(notes)}"
+
+
+def refuse_empty_arguments(argv: list[str]) -> None:
+    """`--output ''` would silently mean a default (Path('') is '.'): an empty value is always a mistake."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--") and arg.endswith("=") and len(arg) > 3:
+            raise QwthnError(f"{arg[:-1]} is empty; give it a value, or leave it out for its default")
+        if arg == "":
+            before = argv[index - 1] if index else ""
+            flag = before if before.startswith("-") and "=" not in before else "an argument"
+            raise QwthnError(f"{flag} is empty; give it a value, or leave it out for its default")
+
+
 def main(argv: list[str] | None = None) -> Any:
     from qwthn.cli_config import advertise_config_flag, default_map
     from qwthn.plugins import host
 
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        refuse_empty_arguments(argv)
         host.register_commands(app)
         advertise_config_flag(app)
-        argv, defaults = default_map(app, list(sys.argv[1:] if argv is None else argv))
+        argv, defaults = default_map(app, argv)
         status = app(args=argv, prog_name="qwthn", standalone_mode=False, default_map=defaults)
     except QwthnError as error:
         print_error(str(error))
@@ -143,7 +170,7 @@ def main(argv: list[str] | None = None) -> Any:
         typer.echo(error.ctx.get_help())
         sys.exit(0)
     except CLICK_ERRORS.UsageError as error:
-        print_error(usage_line(error))
+        print_error(hidden_command_line(error) or usage_line(error))
         sys.exit(USAGE_ERROR)
     except (KeyboardInterrupt, typer.Abort):
         _interrupted()

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import typer
 import yaml
-from pydantic import ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, create_model, field_validator
 
 from qwthn.errors import QwthnError
 from qwthn.files import read_config_file
@@ -51,6 +51,14 @@ class CommandOptions(OneLineErrors):
     """Base of every command's options model: unknown keys are mistakes, not extras."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_empty_values(cls, value: Any) -> Any:
+        """`output: ''` would silently mean a default (as `--output ''` would)."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; give it a value, or delete the line for its default")
+        return value
 
 
 def options_model(name: str, command: Any) -> type[CommandOptions]:

@@ -17,3 +17,8 @@ def make_console(*, stderr: bool = False, **options: Any) -> Console:
     if console.is_terminal or "COLUMNS" in os.environ or "width" in options:
         return console
     return Console(stderr=stderr, width=LOG_WIDTH, **options)
+
+
+def warn(message: str) -> None:
+    """One line on stderr, markup off: something the user would want to know, not a reason to stop."""
+    make_console(stderr=True, highlight=False, soft_wrap=True).print(f"warning: {message}", markup=False)

@@ -3,11 +3,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+import types
+import typing
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from qwthn.errors import QwthnError
+
+MAX_SEED = 2**32 - 1
+"""Seeds reach numpy's SeedSequence, torch and `random`; all take 0..2**32-1, and a negative one breaks numpy."""
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+"""The type of every seed field: refused in one line outside 0..MAX_SEED, before any numpy call."""
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """One rule for every seed a user passes (CLI options, Python options objects, configs)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise QwthnError(f"{flag} must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise QwthnError(f"{flag} must be from 0 to {MAX_SEED} (seeds are non-negative 32-bit numbers), got {seed}")
+    return seed
+
+
+def _numeric_types(annotation: Any) -> bool:
+    """Whether a field's type takes int or float (alone, optional or in a union) but not bool."""
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _numeric_types(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        arguments = typing.get_args(annotation)
+        return bool not in arguments and any(_numeric_types(argument) for argument in arguments)
+    return False
 
 
 class ConfigValueError(QwthnError, ValueError):
@@ -37,7 +69,21 @@ def describe_validation_error(error: ValidationError, source: str) -> str:
 
 
 class OneLineErrors(BaseModel):
-    """Mix-in: every way of building or changing the model raises `ConfigValueError`, not pydantic's report."""
+    """Mix-in: every way of building or changing the model raises `ConfigValueError`, not pydantic's report.
+
+    Numbers are strict about booleans: pydantic takes True as 1, so YAML's `n_qubits: yes` would build
+    a 1-qubit adapter; every int/float field of every subclass refuses a bool instead.
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _numeric_types(field.annotation):
+                raise ValueError("takes a number, not a boolean (YAML reads yes/no/on/off as true/false); write the "
+                                 "number")
+        return value
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -16,6 +16,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from qwthn.errors import QwthnError
+from qwthn.files import read_user_text
 
 IGNORE_INDEX = -100
 """Label value torch's cross-entropy skips: prompt and padding positions."""
@@ -37,13 +38,7 @@ def load_jsonl(path: str | Path) -> list[Example]:
     if not path.is_file():
         raise QwthnError(f"dataset file {path} does not exist; pass --dataset a JSONL file with prompt/response lines")
     examples: list[Example] = []
-    try:
-        lines = path.read_bytes().decode("utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise QwthnError(f"dataset {path} is not UTF-8 (line {line}, byte {error.start}); save it as UTF-8") from None
-    except OSError as error:
-        raise QwthnError(f"cannot read dataset {path}: {error.strerror}; check its permissions") from None
+    lines = read_user_text(path, "dataset").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -74,6 +69,25 @@ def _parse_line(path: Path, number: int, line: str) -> Example:
     if not record["response"].strip():
         raise QwthnError(f'{where}: "response" is empty; give every example a non-empty response')
     return Example(prompt=record["prompt"], response=record["response"])
+
+
+def deduplicate(examples: list[Example]) -> tuple[list[Example], int]:
+    """The examples with repeats dropped (first kept, order kept) and how many were dropped.
+
+    A repeated example could land in both the training and held-out split, which inflates exact match.
+    """
+    unique = list(dict.fromkeys(examples))
+    return unique, len(examples) - len(unique)
+
+
+def truncated(tokenizer: PreTrainedTokenizerBase, examples: list[Example], max_length: int) -> int:
+    """How many examples `encode_example` cuts to their last `max_length` tokens."""
+    count = 0
+    for example in examples:
+        response = tokenizer(example.response, add_special_tokens=False)["input_ids"]
+        extra = 1 if tokenizer.eos_token_id is not None else 0
+        count += len(encode_prompt(tokenizer, example.prompt)) + len(response) + extra > max_length
+    return count
 
 
 def split_examples(examples: list[Example], eval_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:

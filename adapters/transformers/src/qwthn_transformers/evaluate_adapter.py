@@ -15,16 +15,18 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from qwthn.console import make_console
+from qwthn.console import make_console, warn
 from qwthn.errors import QwthnError
 from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
+from qwthn.validation import check_seed
 from qwthn_transformers.data import Example, load_jsonl
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.evaluate import exact_match
+from qwthn_transformers.inject import check_adapter_on_backend
 from qwthn_transformers.loading import load_causal_lm
-from qwthn_transformers.persistence import CONFIG_NAME, load_adapter, read_adapter_config
+from qwthn_transformers.persistence import CONFIG_NAME, load_adapter, read_adapter_config, read_adapter_weights
 
 EXACT = RuntimeConfig()
 """The reference every other backend is shown against: the exact emulator."""
@@ -45,6 +47,13 @@ class EvaluateOptions:
     dry_run: bool = False
     trust_remote_code: bool = False
 
+    def __post_init__(self) -> None:
+        for name, flag in (("adapter", "ADAPTER"), ("model", "--model"), ("backend", "--backend"),
+                           ("dataset", "--dataset")):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.strip():  # Path('') is '.', silently a directory
+                raise QwthnError(f"{flag} is empty; give it a value, or leave it out for its default")
+
 
 def parse_backend_options(text: str | None) -> dict[str, Any]:
     """--backend-options: a JSON object, or one line saying what is wrong with it."""
@@ -63,6 +72,7 @@ def _runtime(options: EvaluateOptions) -> RuntimeConfig:
     backend_options = parse_backend_options(options.backend_options)
     if options.shots is not None and options.shots < 1:
         raise QwthnError(f"--shots must be at least 1, got {options.shots}")
+    check_seed(options.seed, "--seed")
     runtime = RuntimeConfig(
         backend=options.backend, backend_options=backend_options, shots=options.shots, seed=options.seed,
         dry_run=options.dry_run,
@@ -126,7 +136,15 @@ def run_evaluate(options: EvaluateOptions, console: Console | None = None) -> di
     runtime = _runtime(options)
     base = _base_model(options)
     examples, dataset = _examples(options)
+    read_adapter_weights(options.adapter)  # a damaged weights file fails now, not after the base model loads
+    check_adapter_on_backend(config, runtime)  # qubits, gates, shot limits: before any model loads
     runtimes = [runtime] if runtime == EXACT or runtime.dry_run else [runtime, EXACT]
+    unused = [f"--backend {runtime.backend}"] * (runtime.backend != EXACT.backend) + [
+        f"--shots {runtime.shots}"] * (runtime.shots is not None)  # fmt: skip
+    if not config.runs_circuits and unused:
+        warn(f"this {config.method} adapter runs no circuit, so {' and '.join(unused)} go unused; it is evaluated "
+             "once, classically")  # fmt: skip
+        runtimes = [runtime]
     results = [_evaluate_on(options, base, each, examples) for each in runtimes]
     report = {"adapter": str(options.adapter), "method": config.method, "base_model": base, "dataset": dataset,
               "results": results}  # fmt: skip

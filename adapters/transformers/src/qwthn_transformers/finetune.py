@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,27 +25,44 @@ from rich.console import Console
 from rich.table import Table
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from qwthn.console import make_console
+from qwthn.console import make_console, warn
 from qwthn.errors import QwthnError
-from qwthn.files import write_json_atomically, write_text_atomically
-from qwthn.methods.base import AdapterConfig, CircuitAdapterConfig
+from qwthn.files import check_writable, write_json_atomically, write_text_atomically
+from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import load_adapter_config
 from qwthn.methods.lora import LoRAConfig
 from qwthn.methods.qwthn import QWTHNConfig
 from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
-from qwthn.runtime.executor import check_circuit
 from qwthn.runtime.tracker import Tracker
+from qwthn.validation import check_seed
 from qwthn_transformers.checkpoint import CHECKPOINT_NAME, Checkpoint
-from qwthn_transformers.data import Example, encode_example, load_jsonl, split_examples
+from qwthn_transformers.data import Example, deduplicate, encode_example, load_jsonl, split_examples, truncated
 from qwthn_transformers.distributed import ONE_PROCESS, Processes
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
 from qwthn_transformers.evaluate import exact_match
-from qwthn_transformers.inject import InjectionReport, adapter_layers, count_parameters, inject_adapter
-from qwthn_transformers.loading import load_causal_lm
-from qwthn_transformers.persistence import WEIGHTS_NAME, load_adapter, read_adapter_config, save_adapter
-from qwthn_transformers.train import TrainSettings, example_batches, train
+from qwthn_transformers.inject import (
+    InjectionReport,
+    adapter_layers,
+    check_adapter_on_backend,
+    count_parameters,
+    inject_adapter,
+)
+from qwthn_transformers.loading import (
+    check_model_directory,
+    load_causal_lm,
+    local_model_path,
+    quiet_progress_off_terminal,
+)
+from qwthn_transformers.persistence import (
+    WEIGHTS_NAME,
+    load_adapter,
+    read_adapter_config,
+    read_adapter_weights,
+    save_adapter,
+)
+from qwthn_transformers.train import TrainSettings, check_steps, example_batches, train
 
 DEFAULT_METHODS = ("qwthn", "lora")
 """What runs when --method is left out: the comparison the paper makes."""
@@ -86,6 +101,10 @@ class FinetuneOptions:
     trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("model", "backend", "dataset", "config", "output", "init_adapter", "resume"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.strip():  # Path('') is '.', silently a directory
+                raise QwthnError(f"{_flag(name)} is empty; give it a value, or leave it out for its default")
         for name in ("dataset", "config", "output", "init_adapter", "resume"):
             if isinstance(getattr(self, name), str):
                 setattr(self, name, Path(getattr(self, name)))
@@ -182,8 +201,8 @@ def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, Meth
             f"unknown --method '{options.method}'; use one of {', '.join(known)} (or leave it out to compare "
             f"{' and '.join(DEFAULT_METHODS)})"
         )
-    if options.max_steps is not None and options.max_steps < 1:
-        raise QwthnError(f"--max-steps must be at least 1, got {options.max_steps}")
+    if options.max_steps is not None:
+        check_steps(options.max_steps, "--max-steps")
     override = load_adapter_config(options.config) if options.config is not None else None
     if override is not None and options.method not in (None, override.method):
         raise QwthnError(
@@ -194,6 +213,7 @@ def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, Meth
         if override is not None:
             raise QwthnError("--init-adapter brings its own config; leave out --adapter-config")
         override = read_adapter_config(options.init_adapter)
+        read_adapter_weights(options.init_adapter)  # a damaged weights file fails now, not after the model loads
         if options.method not in (None, override.method):
             raise QwthnError(
                 f"--init-adapter {options.init_adapter} holds a {override.method} adapter but --method is "
@@ -208,6 +228,9 @@ def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, Meth
             adapter = adapter.model_copy(update={"seed": options.seed})
         steps = options.max_steps if options.max_steps is not None else method.steps
         methods[name] = MethodRecipe(adapter, steps, method.learning_rate, method.batch_size)
+    if options.forward_only and not any(method.adapter.runs_circuits for method in methods.values()):
+        raise QwthnError(f"--forward-only freezes circuits, but {' and '.join(methods)} run(s) none; leave out "
+                         "--forward-only, or pick a circuit method (e.g. --method qwthn)")  # fmt: skip
     return methods
 
 
@@ -223,30 +246,32 @@ def _resolve_output(output: Path | None, resuming: bool) -> Path:
             suffix += 1
             output = Path("runs") / f"finetune-{stamp}-{suffix}"
     elif output.exists() and (not output.is_dir() or any(output.iterdir())):
+        if (output / STATE_DIR / "run.json").is_file() and not (output / "metrics.json").is_file():
+            raise QwthnError(f"output {output} holds an interrupted run; continue it with `qwthn finetune --resume "
+                             f"{output}`, or pass a new --output")  # fmt: skip
         raise QwthnError(f"output {output} already exists and is not an empty directory; pass a new --output")
     ensure_writable(output, "--output")
     return output
 
 
-def ensure_writable(path: Path, flag: str) -> None:
-    """Create-and-remove a probe in the nearest existing parent: permissions, read-only mounts, root alike."""
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".qwthn-probe-", dir=parent))
-    except OSError as error:
-        raise QwthnError(f"cannot write {path}: creating a directory in {parent} failed ({error.strerror}); "
-                         f"pass a writable {flag}") from None  # fmt: skip
+ensure_writable = check_writable
+"""The shared probe (qwthn.files), under the name other commands import it by."""
+
+
+def _check_model(options: FinetuneOptions) -> None:
+    """A local --model directory's files (config, tokenizer, weights' length) checked before anything loads."""
+    if options.model is None:
+        return
+    path = local_model_path(options.model)
+    if path is not None:
+        check_model_directory(path)
 
 
 def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig) -> None:
     """Each adapter's circuit against the backend's capabilities (qubits, gates, shots), before any model loads."""
     shared = Runtime.from_config(runtime)
     for method in methods.values():
-        if isinstance(method.adapter, CircuitAdapterConfig) and method.adapter.runs_circuits:
-            circuit = method.adapter.circuit()
-            check_circuit(shared.backend, shared.lower(circuit).circuit, shared.shots)
+        check_adapter_on_backend(method.adapter, shared)
 
 
 def prepare(options: FinetuneOptions, recipe: Recipe | None = None, processes: Processes = ONE_PROCESS) -> RunPlan:
@@ -259,6 +284,8 @@ def prepare(options: FinetuneOptions, recipe: Recipe | None = None, processes: P
         options = resumed_options(options)
     if options.checkpoint_every is not None and options.checkpoint_every < 1:
         raise QwthnError(f"--checkpoint-every must be at least 1, got {options.checkpoint_every}")
+    check_seed(options.seed, "--seed")
+    _check_model(options)
     if recipe is None:
         recipe = GENERIC_RECIPE if options.model else EMBEDDED_RECIPE
     methods = _resolve_methods(options, recipe)
@@ -317,7 +344,11 @@ def resumed_options(options: FinetuneOptions) -> FinetuneOptions:
 
 def _examples(plan: RunPlan) -> tuple[list[Example], list[Example], str]:
     if plan.dataset is not None:
-        train_set, held_out = split_examples(plan.dataset, HELD_OUT_FRACTION, SPLIT_SEED)
+        unique, dropped = deduplicate(plan.dataset)
+        if dropped and plan.processes.is_main:
+            warn(f"dataset {plan.options.dataset} repeats {dropped} example(s); each is used once, so none is both "
+                 "trained on and held out")  # fmt: skip
+        train_set, held_out = split_examples(unique, HELD_OUT_FRACTION, SPLIT_SEED)
         return train_set, held_out, "user dataset"
     spec = plan.recipe.base
     train_set, held_out = corpus.task_split(spec.task_train, spec.held_out)
@@ -385,6 +416,10 @@ def _finetune_one(
     own_runtime = runtime.model_copy(update={"seed": processes.rank_seed(runtime.seed)})
     report = _adapt(model, method, own_runtime, plan.init_adapter)
     encoded = [encode_example(tokenizer, example, max_length) for example in train_set]
+    cut = truncated(tokenizer, train_set, max_length)
+    if cut and processes.is_main:
+        warn(f"{cut} of {len(train_set)} training examples are longer than {max_length} tokens; their prompts lose "
+             f"their start (the response is kept)")  # fmt: skip
     batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, seed, processes)
     settings = TrainSettings(steps=method.steps, learning_rate=method.learning_rate)
     every = plan.options.checkpoint_every or DEFAULT_CHECKPOINT_EVERY
@@ -396,7 +431,7 @@ def _finetune_one(
         tracker = Tracker(**processes.sum_values(tracker.as_dict()))
     if not processes.is_main:
         return {}
-    save_adapter(model, output / name)
+    save_adapter(model, output / name, overwrite=True)  # this run's own directory (a resumed run retrains into it)
     training = {**asdict(settings), "batch_size": method.batch_size, "max_length": max_length}
     if processes.distributed:
         training["processes"] = processes.world_size
@@ -541,6 +576,7 @@ def run_finetune(options: FinetuneOptions, recipe: Recipe | None = None) -> dict
 def _run(options: FinetuneOptions, recipe: Recipe | None, processes: Processes) -> dict:
     start = time.perf_counter()
     plan = prepare(options, recipe, processes)
+    quiet_progress_off_terminal()  # transformers' \r bars (loading, pre-training's shard writes) in a log
     options, main = plan.options, processes.is_main
     if options.dry_run:  # one step per method, nothing shared: rank 0 alone counts it
         return dry_run_finetune(plan, options, make_console()) if main else {"rank": processes.rank}

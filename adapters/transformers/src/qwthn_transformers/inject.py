@@ -23,6 +23,16 @@ RUNTIME_ATTRIBUTE = "qwthn_runtime"
 FLAGS_ATTRIBUTE = "_qwthn_requires_grad"
 
 
+def check_adapter_on_backend(config: AdapterConfig, runtime: RuntimeConfig | Runtime) -> None:
+    """The adapter's circuit against the backend's limits (qubits, gates, shots), before any model loads."""
+    from qwthn.methods.base import CircuitAdapterConfig
+    from qwthn.runtime.executor import check_circuit
+
+    if isinstance(config, CircuitAdapterConfig) and config.runs_circuits:
+        shared = runtime if isinstance(runtime, Runtime) else Runtime.from_config(runtime)
+        check_circuit(shared.backend, shared.lower(config.circuit()).circuit, shared.shots)
+
+
 @dataclass(frozen=True)
 class InjectionReport:
     """What was wrapped and how many parameters now train."""

@@ -11,6 +11,7 @@ mid-save never leaves a half-written adapter behind.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from torch import nn
 
 from qwthn import __version__
 from qwthn.errors import QwthnError
-from qwthn.files import write_atomically, write_text_atomically
+from qwthn.files import read_user_text, write_atomically, write_text_atomically
 from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.methods.lora import LoRAConfig
@@ -68,10 +69,18 @@ def write_adapter(
     return directory
 
 
-def save_adapter(model: nn.Module, directory: str | Path) -> Path:
+def save_adapter(model: nn.Module, directory: str | Path, *, overwrite: bool = False) -> Path:
+    """Write the model's adapter to `directory`; one already there is replaced with a warning unless `overwrite`.
+
+    Replacing (not refusing) keeps reruns and resumed runs working; the warning says a trained adapter went.
+    """
     config = getattr(model, CONFIG_ATTRIBUTE, None)
     if config is None:
         raise QwthnError("this model has no qwthn adapter to save; call inject_adapter or load_adapter first")
+    directory = Path(directory)
+    if not overwrite and any((directory / name).is_file() for name in (CONFIG_NAME, WEIGHTS_NAME)):
+        warnings.warn(f"replacing the adapter already in {directory}; pass overwrite=True to replace it silently, "
+                      "or save to a new directory", UserWarning, stacklevel=2)  # fmt: skip
     base = getattr(getattr(model, "config", None), "_name_or_path", None)
     return write_adapter(directory, config, adapter_state_dict(model), base)
 
@@ -83,7 +92,8 @@ def _read_tensors(directory: str | Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(weights_path)
     except (SafetensorError, OSError) as error:
-        raise QwthnError(f"{weights_path} is not a readable safetensors file: {error}") from None
+        raise QwthnError(f"{weights_path} is not a readable safetensors file ({error}); save the adapter "
+                         "again") from None
 
 
 def read_adapter_weights(directory: str | Path) -> dict[str, torch.Tensor]:
@@ -108,11 +118,9 @@ def _read_config_data(directory: str | Path) -> tuple[dict[str, Any], Path]:
             f"no {CONFIG_NAME} in {directory}; point at a directory written by save_adapter or peft's save_pretrained"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_user_text(path, "adapter config"))
     except json.JSONDecodeError as error:
         raise QwthnError(f"{path} is not valid JSON: {error}") from None
-    except UnicodeDecodeError:
-        raise QwthnError(f"{path} is not UTF-8 text; write it with save_adapter or as UTF-8 JSON") from None
     if not isinstance(data, dict):
         raise QwthnError(f"{path} holds a JSON {type(data).__name__}, not an object of adapter settings")
     return data, path

@@ -26,8 +26,24 @@ from qwthn_transformers.data import collate
 from qwthn_transformers.distributed import ONE_PROCESS, Processes, response_tokens
 from qwthn_transformers.divergence import BASE_MODEL, first_nonfinite_output, nonfinite_branches
 from qwthn_transformers.progress import progress
+from qwthn_transformers.update_ratio import UpdateRatioMonitor
 
 Batch = dict[str, torch.Tensor]
+
+
+MAX_STEPS = 1_000_000
+"""Most training steps one run takes. The warm-up is a fraction of the steps, so a huge count (a typo, an extra
+zero) keeps the learning rate near zero for as long as anyone would watch: the loss does not move."""
+
+
+def check_steps(steps: int, flag: str = "--max-steps") -> int:
+    """One rule for a training length from any caller: 1..MAX_STEPS, with the reason for the bound."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise QwthnError(f"{flag} must be at least 1, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise QwthnError(f"{flag} {steps} is more than {MAX_STEPS:,}: the learning-rate warm-up (10% of the steps) "
+                         "would keep the rate near zero and the loss unchanged; pass fewer steps")  # fmt: skip
+    return steps
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,14 @@ class TrainSettings:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_steps(self.steps, "steps")
+    fixed_rates: tuple[tuple[str, float], ...] = ()
+    """(parameter-name prefix, rate): parameters under the prefix train at that rate, not `learning_rate`.
+
+    The ablation's classifier head uses it, so one head rate serves every arm whatever the adapter's rate.
+    """
 
 
 @dataclass
@@ -77,13 +101,18 @@ def example_batches(
         yield collate([encoded[i] for i in chosen], pad_token_id)
 
 
-def _optimizer(parameters: list[torch.nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
-    decay = [p for p in parameters if p.ndim >= 2]
-    no_decay = [p for p in parameters if p.ndim < 2]
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.learning_rate,
-    )
+def _optimizer(named: dict[str, torch.nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
+    """AdamW: decay on matrices only; each `fixed_rates` prefix its own groups at its own rate."""
+    rates = {name: next((rate for prefix, rate in settings.fixed_rates if name.startswith(prefix)),
+                        settings.learning_rate) for name in named}  # fmt: skip
+    groups = []
+    for rate in dict.fromkeys(rates.values()):
+        chosen = [named[name] for name in named if rates[name] == rate]
+        groups += [
+            {"params": [p for p in chosen if p.ndim >= 2], "weight_decay": settings.weight_decay, "lr": rate},
+            {"params": [p for p in chosen if p.ndim < 2], "weight_decay": 0.0, "lr": rate},
+        ]
+    return torch.optim.AdamW(groups, lr=settings.learning_rate)
 
 
 class TrainingDiverged(QwthnError):
@@ -151,6 +180,7 @@ def train(
     description: str,
     checkpoint: Checkpoint | None = None,
     processes: Processes = ONE_PROCESS,
+    monitor: UpdateRatioMonitor | None = None,
 ) -> TrainResult:
     """Run `settings.steps` optimiser steps of next-token cross-entropy (the model computes it from labels).
 
@@ -162,12 +192,13 @@ def train(
     On several `processes`, `batches` yields this rank's slice of each global batch; the loss and
     gradients are the global batch's (distributed.py), every rank restores the same checkpoint and
     only rank 0 writes it. A stop (Ctrl-C, a non-finite value) is seen by every rank at the same step.
+    A `monitor` measures the adapters' update against the frozen layers on the steps it chooses.
     """
     named = {name: p for name, p in model.named_parameters() if p.requires_grad}
     if not named:
         raise QwthnError("the model has no trainable parameters; check the adapter's target_modules")
     parameters = list(named.values())
-    optimizer = _optimizer(parameters, settings)
+    optimizer = _optimizer(named, settings)
     warmup = max(1, round(settings.steps * settings.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: linear_schedule(step, settings.steps, warmup))
     state = TrainState()
@@ -186,7 +217,11 @@ def train(
         bar.update(state.step)
         for step in range(state.step, settings.steps):
             batch = next(batches)
+            if monitor is not None:
+                monitor.before_step(step)
             loss = model(**batch).loss
+            if monitor is not None:
+                monitor.after_step()
             value, stop = loss.item(), False
             if processes.distributed:  # the global mean, so every rank takes the same branch below
                 tokens = response_tokens(batch)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from qwthn.validation import OneLineErrors
+from qwthn.validation import OneLineErrors, Seed
 
 
 class RuntimeConfig(OneLineErrors):
@@ -24,7 +24,7 @@ class RuntimeConfig(OneLineErrors):
         default_factory=dict, description="the backend's options (its Options model)"
     )
     shots: int | None = Field(default=None, ge=1, description="finite shots per circuit row; null = exact")
-    seed: int | None = Field(default=None, description="root seed of shot sampling; layers get independent streams")
+    seed: Seed | None = Field(default=None, description="root seed of shot sampling; layers get independent streams")
     device: str | None = Field(
         default=None, description="torch device the circuit computes on; null = wherever its inputs are"
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qwthn.errors import QwthnError
+from qwthn.files import read_user_text
 from qwthn_wukong.profile import CZ_NS, MAX_SHOTS, RPHI_NS, ChipProfile, QubitCalibration
 from qwthn_wukong.topology import N_QUBITS, edge, is_grid_coupler, position
 
@@ -168,10 +169,7 @@ def profile_from_data(data: Any, name: str = "calibration") -> ChipProfile:
 def load_calibration(path: str | Path) -> ChipProfile:
     """Read a calibration file of any supported format; every problem is a one-line `QwthnError`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QwthnError(f"cannot read calibration file {str(path)!r}: {exc.strerror or exc}") from None
+    text = read_user_text(path, "calibration file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -12,16 +12,20 @@ def chip(
     calibration: Annotated[
         Optional[Path], typer.Option("--calibration", help="Calibration JSON; default: the built-in median profile.")
     ] = None,
-    output: Annotated[Path, typer.Option("--output", help="PNG file to write.")] = Path("chip.png"),
+    output: Annotated[Path, typer.Option(
+        "--output", help="Image to write (PNG; .svg and .pdf work too); missing parent directories are created."
+    )] = Path("chip.png"),
     layout_qubits: Annotated[
         Optional[int], typer.Option("--layout-qubits", min=1, help="Highlight where an N-qubit chain is placed.")
     ] = None,
 ) -> None:
     """Draw the Wukong 72 chip (qubits by fidelity, couplers by CZ fidelity, unusable ones grey) and summarise it."""
+    from qwthn.files import check_output_file
     from qwthn_wukong.calibration import resolve_profile
-    from qwthn_wukong.drawing import draw_chip, summary_rows
+    from qwthn_wukong.drawing import draw_chip, image_suffixes, summary_rows
     from qwthn_wukong.placement import chain_placement
 
+    check_output_file(output, "--output", image_suffixes())  # before any work: the path, its format, its place
     profile = resolve_profile(calibration)
     rows = summary_rows(profile)
     layout: tuple[int, ...] = ()

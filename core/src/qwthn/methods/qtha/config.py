@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, create_model, model_validator
 
 from qwthn.methods.base import CircuitAdapterConfig
+from qwthn.validation import Seed
 
 if TYPE_CHECKING:
     from qwthn.contract.circuit import Circuit
@@ -64,7 +65,7 @@ class QTHAConfig(CircuitAdapterConfig):
     mpo_width: int = Field(default=256, ge=1, description="width between each MPO and its dense map")
     mpo_cores: int = Field(default=4, ge=1, le=8, description="cores per MPO")
     mpo_bond: int = Field(default=8, ge=1, le=256, description="MPO bond dimension")
-    seed: int | None = Field(default=None, description="seed of the initialisation (layer i uses seed + i)")
+    seed: Seed | None = Field(default=None, description="seed of the initialisation (layer i uses seed + i)")
 
     @property
     def architecture(self) -> Architecture:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from qwthn.methods.base import CircuitAdapterConfig
+from qwthn.validation import Seed
 
 if TYPE_CHECKING:
     from qwthn.contract.circuit import Circuit
@@ -32,7 +33,7 @@ class QWTHNConfig(CircuitAdapterConfig):
     bond_dim: int = Field(default=4, ge=1, le=256, description="MPO bond dimension of both maps")
     mpo_cores: int = Field(default=3, ge=1, le=8, description="number of MPO cores each map factorises into")
     scale: float = Field(default=1.0, gt=0.0, description="s in W0 x + s * Delta(x)")
-    seed: int | None = Field(
+    seed: Seed | None = Field(
         default=None, description="seed of the circuit-weight and MPO initialisation (layer i uses seed + i)"
     )
 
