@@ -44,7 +44,7 @@ def main_args(argv: list[str] | None = None) -> list[str]:
                                                size=60 if args.tiny else 600)  # fmt: skip
     command = ["ablate", "--dataset", str(dataset), "--arms", ARMS, "--output", str(args.output)]
     if args.tiny:
-        command += ["--smoke", "--seeds", "1", "--lr-multipliers", "1", "--no-noise-sweep"]
+        command += ["--smoke", "--seeds", "1", "--grid-points", "2", "--grid-extensions", "0", "--no-noise-sweep"]
     return command
 
 

@@ -1,7 +1,8 @@
-"""`qwthn ablate` in smoke mode: every arm trains, the report has its parts, finished units are never re-run."""
+"""`qwthn ablate` in smoke mode: every arm trains, the protocol finds rates and catches divergence, resumes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from qwthn.errors import QwthnError
 from qwthn_transformers.ablation import runner
 from qwthn_transformers.ablation.arms import SMOKE_ARMS
+from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
 from qwthn_transformers.embedded import base_model
 
@@ -19,22 +21,89 @@ def cache(tmp_path_factory, monkeypatch):
 
 
 def smoke(output, **overrides) -> AblationOptions:
-    settings = {"smoke": True, "seeds": 1, "lr_multipliers": (1.0,), "noise_sweep": False, **overrides}
+    settings = {"smoke": True, "seeds": 1, "search": RateSearch(2, 1.0, 0), "noise_sweep": False, **overrides}
     return AblationOptions(output=output, **settings)
 
 
+def base_validation_loss(options: AblationOptions) -> float:
+    """The base model's validation loss, with no adapter: what an adapter that learned nothing would score."""
+    task = runner.plan(options).task
+    return task.validation_loss(*task.load(0))
+
+
+def with_base_rate(monkeypatch, arm: str, rate: float) -> None:
+    """Centre one arm's grid at `rate` (a recipe rate set wrong on purpose)."""
+    arms = tuple(dataclasses.replace(a, base_lr=rate) if a.name == arm else a for a in runner.ARMS)
+    monkeypatch.setattr(runner, "ARMS", arms)
+
+
+def test_an_arm_that_trains_only_at_low_rates_is_found_there_by_extending_its_grid(cache, tmp_path, monkeypatch):
+    """The authors' architecture with its grid centred 100x too high: every initial rate diverges, and the
+    protocol extends the grid downwards until the arm trains, instead of reporting its diverged runs."""
+    with_base_rate(monkeypatch, "qtha", 5e-2)
+    search = RateSearch(points=3, decades=2, extensions=3)
+    options = smoke(tmp_path / "ab", arms=["qtha"], search=search)
+    report = run_ablation(options)
+    row = report["summary"]["qtha"]
+    initial = search.initial(5e-2)
+    tried = {entry["learning_rate"]: entry for entry in row["search"]}
+    assert len(tried) == search.budget
+    assert all(tried[rate]["diverged"] for rate in initial)  # the grid it was given could not train it
+    assert row["learning_rate"] < min(initial)  # found below it, by extension
+    assert row["position"] == "inside" and row["test_metric"] is not None
+    unit = json.loads(runner.result_path(tmp_path / "ab", "qtha", 0, row["learning_rate"]).read_text())
+    assert unit["diverged"] is None and unit["max_update_ratio"] < 5
+    assert unit["validation_loss"] < base_validation_loss(options) - 1e-3  # it trained: below the base model
+    text = (tmp_path / "ab" / "report.md").read_text()
+    (search_row,) = [line for line in text.splitlines() if line.startswith("| qtha | ") and "diverged" in line]
+    trains_at, diverged_at = search_row.split(" | ")[1:3]  # the rate regions where it trains and diverges
+    assert f"{row['learning_rate']:g}" in trains_at.split(", ")
+    assert all(f"{rate:g}" in diverged_at for rate in initial)
+
+
+def test_a_diverging_unit_is_reported_as_diverged_never_as_a_score(cache, tmp_path, monkeypatch):
+    with_base_rate(monkeypatch, "lora-r4", 0.2)
+    report = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], search=RateSearch(3, 2, 0), seeds=2))
+    row = report["summary"]["lora-r4"]
+    diverged = [entry for entry in row["search"] if entry["diverged"]]
+    assert {entry["learning_rate"] for entry in diverged} == {0.2, 2.0}
+    assert all("frozen layer's output" in entry["diverged"] for entry in diverged)
+    assert row["learning_rate"] == 0.02 and row["seeds"] == 2
+    for rate in (0.2, 2.0):  # never scored: no test metric was computed for them
+        assert not runner.test_path(tmp_path / "ab", "lora-r4", 0, rate).exists()
+    text = (tmp_path / "ab" / "report.md").read_text()
+    assert "| lora-r4 | 0.02 | 0.2, 2 (update reached" in text
+
+
+def test_an_arm_that_diverges_at_every_rate_is_named_and_has_no_score(cache, tmp_path, monkeypatch):
+    with_base_rate(monkeypatch, "lora-r4", 50.0)
+    report = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], search=RateSearch(2, 1.0, 0)))
+    row = report["summary"]["lora-r4"]
+    assert row["status"] == "diverged at every rate tried" and row["test_metric"] is None and row["seeds"] == 0
+    assert "Diverged at every rate tried (no score reported): lora-r4." in report["verdict"]
+
+
 def test_smoke_ablation_trains_every_arm_and_writes_the_report(cache, tmp_path):
-    report = run_ablation(smoke(tmp_path / "ab", seeds=2))
+    options = smoke(tmp_path / "ab", seeds=2, search=None)  # the smoke run's own search: 3 rates + 1
+    report = run_ablation(options)
+    base = base_validation_loss(options)
     out = tmp_path / "ab"
-    assert {p.name for p in out.iterdir()} >= {"report.md", "report.json", "test_metric.png", "loss_curves.png",
-                                               "ablation.json", "runs"}  # fmt: skip
+    written = {"report.md", "report.json", "test_metric.png", "loss_curves.png", "update_ratio.png",
+               "rate_search.png", "ablation.json", "runs"}  # fmt: skip
+    assert {p.name for p in out.iterdir()} >= written
     summary = report["summary"]
     assert set(summary) == set(SMOKE_ARMS)
     for arm in SMOKE_ARMS:
-        for path in (out / "runs" / arm).glob("*/result.json"):
-            unit = json.loads(path.read_text())
-            if unit["losses"]:  # trained units: the loss went down
-                assert sum(unit["losses"][-2:]) < sum(unit["losses"][:2]), (arm, unit["losses"])
+        row = summary[arm]  # every seed is scored or listed as diverged (the tiny model's updates run large)
+        assert row["seeds"] >= 1 and row["seeds"] + len(row["diverged_seeds"]) == 2, (arm, row["diverged_seeds"])
+        for seed in range(2):
+            if arm == "qwthn-dequantized" or str(seed) in row["diverged_seeds"]:
+                continue
+            unit = json.loads(runner.result_path(out, arm, seed, row["learning_rate"]).read_text())
+            assert unit["validation_loss"] < base, (arm, seed, unit["validation_loss"], base)  # it trained
+            assert unit["update_ratio"]["steps"] and unit["max_update_ratio"] == max(
+                unit["update_ratio"]["max_over_layers"])  # fmt: skip
+    assert {row["question"] for row in report["comparisons"]} >= {"our QNN vs no QNN (MPO maps only)"}
     lora, matched = summary["lora-r4"], summary["lora-matched-qwthn"]
     assert abs(matched["trainable_params"] - summary["qwthn"]["trainable_params"]) <= 0.05 * summary["qwthn"][
         "trainable_params"] and matched["trainable_params"] != lora["trainable_params"]  # fmt: skip
@@ -45,6 +114,7 @@ def test_smoke_ablation_trains_every_arm_and_writes_the_report(cache, tmp_path):
     for part in (
         "## Verdict",
         "## Arms",
+        "## Rate search (seed 0)",
         "## Comparisons",
         "## The dequantized QNN",
         "cannot show a quantum advantage",
@@ -74,7 +144,9 @@ def test_a_rerun_resumes_without_training_again(cache, tmp_path, monkeypatch):
         ({"arms": ["qwthn-dequantized"]}, "built from arm 'qwthn'"),
         ({"arms": ["lora-matched-lora-r4"]}, "matched LoRA exists for"),
         ({"seeds": 0}, "--seeds must be at least 1"),
-        ({"lr_multipliers": (1.0, -2.0)}, "--lr-multipliers must be positive"),
+        ({"search": RateSearch(1, 1.0, 0)}, "--grid-points must be at least 2"),
+        ({"smoke": False, "search": RateSearch(3, 2.0, 0)}, "below the protocol's minimum"),
+        ({"model": "some/model"}, "--smoke runs its own tiny base model"),
         ({"steps": 0}, "--steps must be at least 1"),
     ],
 )
@@ -89,6 +161,10 @@ def test_other_settings_on_an_existing_ablation_are_refused(cache, tmp_path):
     run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"]))
     with pytest.raises(QwthnError, match="other settings"):
         run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], steps=3))
+    (tmp_path / "old").mkdir()  # a directory of the first protocol (learning-rate multipliers, no divergence check)
+    (tmp_path / "old" / runner.SETTINGS_NAME).write_text(json.dumps({"lr_multipliers": [0.5, 1.0], "seeds": 3}))
+    with pytest.raises(QwthnError, match="earlier tuning protocol .* pass a new --output"):
+        run_ablation(smoke(tmp_path / "old"))
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(QwthnError, match="holds no ablation"):
@@ -105,7 +181,8 @@ def test_the_minilm_task_runs_on_the_real_pretrained_encoder(tmp_path):
     assert summary["qwthn-dequantized"]["validation_loss"][0] == pytest.approx(
         summary["qwthn"]["validation_loss"][0], abs=1e-4
     )
-    config = json.loads((tmp_path / "mini" / "runs" / "qwthn" / "seed0-lr0.02" / "adapter" / "adapter_config.json")
+    rate = summary["qwthn"]["learning_rate"]
+    config = json.loads((tmp_path / "mini" / "runs" / "qwthn" / f"seed0-lr{rate:g}" / "adapter" / "adapter_config.json")
                         .read_text())  # fmt: skip
     assert config["target_modules"] == ["query", "value"]
 
@@ -117,3 +194,16 @@ def test_the_vader_words_are_human_labelled_and_both_classes_are_present():
     labels = [label for _, label in words]
     assert len(words) > 5000 and 0.3 < sum(labels) / len(labels) < 0.7
     assert ("good", 1) in words and ("awful", 0) in words
+
+
+def test_smoke_with_a_dataset_trains_the_tiny_model_on_that_dataset(cache, tmp_path):
+    """--smoke --dataset was once ignored while ablation.json recorded it as used: now the file is what trains."""
+    lines = [json.dumps({"prompt": f"copy: {word} =", "response": word}) for word in ("ab", "cd", "ef", "gh") * 1]
+    lines += [json.dumps({"prompt": f"echo {i} =", "response": str(i)}) for i in range(30)]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    report = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], dataset=data))
+    assert "mine.jsonl" in report["task"]
+    task = runner.plan(smoke(tmp_path / "ab", arms=["lora-r4"], dataset=data)).task
+    train_set, validation, test = task.splits()
+    assert len(train_set) + len(validation) + len(test) == 34 and all("=" in e.prompt for e in test)

@@ -13,6 +13,7 @@ import pytest
 
 from qwthn.errors import QwthnError
 from qwthn_transformers.ablation import cluster, runner
+from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
 from qwthn_transformers.embedded import base_model
 
@@ -37,7 +38,7 @@ def local_ray(tmp_path_factory):
 
 def smoke(output: Path, **overrides) -> AblationOptions:
     """The smoke ablation of test_ablate.py with two learning rates, so the validation choice is exercised."""
-    settings = {"smoke": True, "seeds": 1, "lr_multipliers": (0.5, 1.0), "arms": ARMS, "noise_sweep": False}
+    settings = {"smoke": True, "seeds": 1, "search": RateSearch(2, 1.0, 0), "arms": ARMS, "noise_sweep": False}
     return AblationOptions(output=output, **{**settings, **overrides})
 
 
@@ -79,19 +80,19 @@ def test_the_ray_grid_matches_the_sequential_grid_and_resumes(local_ray, tmp_pat
 
 
 def test_a_failed_unit_is_named_in_one_line_and_the_rest_resume(local_ray, tmp_path, monkeypatch):
-    options = smoke(tmp_path / "ab", arms=["lora-r4", "qwthn"], lr_multipliers=(1.0,), ray="local")
+    options = smoke(tmp_path / "ab", arms=["lora-r4", "qwthn"], ray="local")
     options.output.mkdir()
     (options.output / runner.SETTINGS_NAME).write_text(json.dumps(options.settings()))
-    blocker = runner.unit_dir(options.output, "qwthn", 0, 0.02)
+    blocker = runner.unit_dir(options.output, "qwthn", 0, 0.00632)
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the unit's directory goes")
     with pytest.raises(QwthnError) as failed:
         run_ablation(options)
     message = str(failed.value)
-    assert "\n" not in message and "1 of 2 units failed" in message
-    assert "qwthn, seed 0, learning rate 0.02: " in message and "rerun the same command to resume" in message
-    saved = runner.result_path(options.output, "lora-r4", 0, 0.01)
-    assert saved.is_file() and not runner.result_path(options.output, "qwthn", 0, 0.02).is_file()
+    assert "\n" not in message and "1 of 4 units failed" in message
+    assert "qwthn, seed 0, learning rate 0.00632: " in message and "rerun the same command to resume" in message
+    saved = runner.result_path(options.output, "lora-r4", 0, 0.00632)
+    assert saved.is_file() and not runner.result_path(options.output, "qwthn", 0, 0.00632).is_file()
     blocker.unlink()
     before = saved.stat().st_mtime_ns
     report = run_ablation(options)  # only the failed unit runs again
@@ -112,5 +113,17 @@ def test_an_unreachable_cluster_is_one_line(monkeypatch):
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", unreachable)
     expected = r"^cannot start or reach Ray at 'auto': ConnectionError: Could not find any running Ray instance\.$"
-    with pytest.raises(QwthnError, match=expected), cluster._connected("auto"):
+    with pytest.raises(QwthnError, match=expected), cluster.connected("auto"):
         pass
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "ray://127.0.0.1:1"])
+def test_an_address_nothing_listens_on_is_refused_in_seconds_before_anything_is_written(tmp_path, address):
+    """Ray's own client retries such an address for minutes, warning each time and ignoring Ctrl-C."""
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(QwthnError, match=r"^cannot reach a Ray cluster at .*\(.*\); start one there"):
+        run_ablation(smoke(tmp_path / "ab", ray=address))
+    assert time.perf_counter() - start < cluster.CONNECT_TIMEOUT_S + 5
+    assert not (tmp_path / "ab").exists()

@@ -160,15 +160,6 @@ def dequantize(
     )
 
 
-def _numbers(text: str, flag: str) -> tuple[float, ...]:
-    from qwthn.errors import QwthnError
-
-    try:
-        return tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise QwthnError(f"{flag} takes comma-separated numbers, e.g. 0.5,1,2; got {text!r}") from None
-
-
 def ablate(
     output: Annotated[Optional[Path], typer.Option(
         help="Ablation directory; rerun with the same one to resume.  \\[default: runs/ablate-<time>]"
@@ -192,9 +183,17 @@ def ablate(
     steps: Annotated[Optional[int], typer.Option(
         help="Training steps per unit.  \\[default: 800 on the demo, 200 on a user model, 300 on minilm]"
     )] = None,
-    lr_multipliers: Annotated[str, typer.Option(
-        help="Learning-rate sweep, as multiples of each arm's base rate."
-    )] = "0.5,1,2",
+    grid_points: Annotated[Optional[int], typer.Option(
+        help="Learning rates in each arm's initial grid (at least 5 outside --smoke).  \\[default: 5; 3 with --smoke]"
+    )] = None,
+    grid_decades: Annotated[Optional[float], typer.Option(
+        help="Decades the initial grid spans around each arm's recipe rate (at least 2 outside --smoke).  "
+        "\\[default: 2]"
+    )] = None,
+    grid_extensions: Annotated[Optional[int], typer.Option(
+        help="Tuning runs each arm gets beyond its grid: extensions while the best rate is at an edge, else "
+        "refinements; every arm gets the same number.  \\[default: 2; 1 with --smoke]"
+    )] = None,
     smoke: Annotated[bool, typer.Option(
         "--smoke", help="A tiny model, few arms and steps: checks the pipeline in a minute.  \\[default: off]"
     )] = False,
@@ -207,16 +206,23 @@ def ablate(
         "pip install 'qwthn-transformers[ray]'.  \\[default: one after another in this process]"
     )] = None,
 ) -> None:  # fmt: skip
-    """Where does any gain come from? Every arm x seed x learning rate, a report with a verdict."""
+    """Where does any gain come from? Each arm's rate search, its seeds at the chosen rate, a report with a verdict."""
     from datetime import datetime
 
-    from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
+    from qwthn_transformers.ablation.protocol import RateSearch
+    from qwthn_transformers.ablation.runner import SMOKE_SEARCH, AblationOptions, run_ablation
 
+    default = SMOKE_SEARCH if smoke else RateSearch()
+    search = RateSearch(
+        points=default.points if grid_points is None else grid_points,
+        decades=default.decades if grid_decades is None else grid_decades,
+        extensions=default.extensions if grid_extensions is None else grid_extensions,
+    )
     if output is None:
         output = Path("runs") / f"ablate-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     options = AblationOptions(
         output=output, task=task, model=model, dataset=dataset, seeds=seeds, steps=steps,
         arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
-        lr_multipliers=_numbers(lr_multipliers, "--lr-multipliers"), smoke=smoke, noise_sweep=noise_sweep, ray=ray,
+        search=search, smoke=smoke, noise_sweep=noise_sweep, ray=ray,
     )  # fmt: skip
     run_ablation(options)

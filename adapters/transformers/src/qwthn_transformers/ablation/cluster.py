@@ -40,11 +40,34 @@ def _ray() -> ModuleType:
     return ray
 
 
+CONNECT_TIMEOUT_S = 10.0
+"""Seconds a cluster address may take to accept a TCP connection before `--ray` gives up (Ray retries for minutes)."""
+
+
 def check_address(address: str) -> None:
-    """Before any model loads: Ray importable and an address given (Ray itself judges the address)."""
+    """Before anything is written or loaded: Ray importable, an address given, and a remote address reachable.
+
+    Ray's own client retries an unreachable GCS for minutes, printing a warning each time and
+    ignoring Ctrl-C; a plain TCP connect with a timeout answers in seconds, in one line.
+    """
     if not address.strip():
         raise QwthnError("--ray takes an address: local, auto, host:6379 or ray://host:10001")
     _ray()
+    if address in ("local", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise QwthnError(f"--ray {address!r} is not an address; pass local, auto, host:6379 or ray://host:10001")
+    import socket
+
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        raise QwthnError(
+            f"cannot reach a Ray cluster at {address!r} ({reason}); start one there (ray start --head) or pass "
+            "--ray local"
+        ) from None
 
 
 def _one_line(error: BaseException) -> str:
@@ -56,7 +79,7 @@ def _one_line(error: BaseException) -> str:
 
 
 @contextmanager
-def _connected(address: str) -> Iterator[ModuleType]:
+def connected(address: str) -> Iterator[ModuleType]:
     """Ray as this process already has it (a caller's own `ray.init`), or connected now and shut down after."""
     ray = _ray()
     if ray.is_initialized():
@@ -92,37 +115,38 @@ def _portable(plan_: Plan) -> Plan:
     return dataclasses.replace(plan_, options=options, task=task)
 
 
-def run_on_ray(plan_: Plan, units: list[tuple[Arm, int, float]], address: str, console: Console) -> None:
-    """Train `units` as Ray tasks, one CPU each; returns when all are on disk, else raises naming each failure."""
+def run_on_ray(plan_: Plan, units: list[tuple[Arm, int, float]], ray: ModuleType, console: Console) -> None:
+    """Train `units` as Ray tasks, one CPU each (on `ray`, as `connected` gave it); returns when all are on disk."""
     from qwthn_transformers.ablation.runner import result_path
 
-    with _connected(address) as ray:
-        plan_.task.load()  # here first: a bad --model fails before anything is sent; local workers find the cache
-        remote = ray.remote(_unit_task).options(num_cpus=1, runtime_env={"env_vars": WORKER_ENV})
-        shipped = ray.put(_portable(plan_))
-        waiting = {remote.remote(shipped, arm, seed, lr): (arm, seed, lr) for arm, seed, lr in units}
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        console.print(f"Ray: {len(units)} unit(s) sent to {cpus} CPUs ({address})", highlight=False)
-        failures: list[str] = []
-        start = time.perf_counter()
-        while waiting:
-            (ref,), _ = ray.wait(list(waiting), num_returns=1)
-            arm, seed, lr = waiting.pop(ref)
-            name = f"{arm.name}, seed {seed}, learning rate {lr:g}"
-            done = f"[{len(units) - len(waiting)}/{len(units)}, {time.perf_counter() - start:.0f} s]"
-            try:
-                result = ray.get(ref)
-            except Exception as error:  # the unit's own exception, re-raised by Ray, or a lost worker
-                failures.append(f"{name}: {_one_line(error)}")
-                console.print(f"{done} {name} failed: {_one_line(error)}", highlight=False)
-                continue
-            if not result_path(plan_.options.output, arm.name, seed, lr).is_file():
-                failures.append(
-                    f"{name}: finished on a node whose files this machine cannot see (--output must be on a "
-                    "filesystem every node mounts at the same path)"
-                )
-                continue
-            console.print(f"{done} {name}: validation loss {result['validation_loss']:.4f}", highlight=False)
+    plan_.task.load()  # here first: a bad --model fails before anything is sent; local workers find the cache
+    remote = ray.remote(_unit_task).options(num_cpus=1, runtime_env={"env_vars": WORKER_ENV})
+    shipped = ray.put(_portable(plan_))
+    waiting = {remote.remote(shipped, arm, seed, lr): (arm, seed, lr) for arm, seed, lr in units}
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    console.print(f"Ray: {len(units)} unit(s) sent to {cpus} CPUs", highlight=False)
+    failures: list[str] = []
+    start = time.perf_counter()
+    while waiting:
+        (ref,), _ = ray.wait(list(waiting), num_returns=1)
+        arm, seed, lr = waiting.pop(ref)
+        name = f"{arm.name}, seed {seed}, learning rate {lr:g}"
+        done = f"[{len(units) - len(waiting)}/{len(units)}, {time.perf_counter() - start:.0f} s]"
+        try:
+            result = ray.get(ref)
+        except Exception as error:  # the unit's own exception, re-raised by Ray, or a lost worker
+            failures.append(f"{name}: {_one_line(error)}")
+            console.print(f"{done} {name} failed: {_one_line(error)}", highlight=False)
+            continue
+        if not result_path(plan_.options.output, arm.name, seed, lr).is_file():
+            failures.append(
+                f"{name}: finished on a node whose files this machine cannot see (--output must be on a "
+                "filesystem every node mounts at the same path)"
+            )
+            continue
+        outcome = f"diverged ({result['diverged']})" if result["diverged"] else (
+            f"validation loss {result['validation_loss']:.4f}")  # fmt: skip
+        console.print(f"{done} {name}: {outcome}", highlight=False, markup=False)
     if failures:
         raise QwthnError(
             f"{len(failures)} of {len(units)} units failed on Ray ({'; '.join(failures)}); the other "

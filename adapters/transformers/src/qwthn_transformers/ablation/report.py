@@ -1,8 +1,7 @@
-"""The ablation report: per-arm table (mean +- std over seeds), comparisons, a verdict, plots, JSON.
+"""The ablation report: the protocol's choices per arm, seeds at the chosen rate, paired comparisons, plots, JSON.
 
-For each arm and seed the learning rate with the lowest validation loss is kept; the test metric of
-that unit is what the tables report. A difference counts only when it exceeds twice the combined
-seed spread (sqrt(std_a^2 + std_b^2)); with one seed nothing can be decided and the report says so.
+An arm's row is its seeds at the rate its search chose on validation loss (protocol.py); diverged
+units are listed, never averaged. Questions are decided by paired 95% intervals (verdict.py).
 """
 
 from __future__ import annotations
@@ -13,38 +12,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from qwthn_transformers.ablation.runner import Plan, best_unit
+from qwthn_transformers.ablation.runner import Plan
+from qwthn_transformers.ablation.verdict import compare, describe, verdict
 
-COMPARISONS: tuple[tuple[str, str, str], ...] = (
-    ("qwthn", "qwthn-no-qnn", "our QNN vs no QNN (MPO maps only)"),
-    ("qwthn", "qwthn-mlp", "our QNN vs a classical MLP of its size"),
-    ("qwthn", "qwthn-frozen-qnn", "training our QNN vs a frozen random one"),
-    ("qwthn", "qwthn-fourier", "our QNN vs its Fourier features trained from scratch"),
-    ("qwthn", "qwthn-shots", "exact vs 1000-shot training"),
-    ("qwthn", "lora-matched-qwthn", "our hybrid vs LoRA of equal size"),
-    ("qwthn", "lora-r4", "our hybrid vs LoRA r=4"),
-    ("qtha", "qtha-mpo-dense", "the authors' QNN vs no QNN, with MPOs (ABC vs AB)"),
-    ("qtha-dense-qnn", "qtha-dense", "the authors' QNN vs no QNN, without MPOs (BC vs B)"),
-    ("qtha-dense-qnn", "qtha-mlp2", "the authors' QNN vs a 2-layer SiLU MLP (BC vs BD)"),
-    ("qtha-dense-qnn", "qtha-mlp3", "the authors' QNN vs a 3-layer SiLU MLP (BC vs BE)"),
-    ("qtha-dense-qnn", "qtha-mlp4", "the authors' QNN vs a 4-layer SiLU MLP (BC vs BF)"),
-    ("qtha", "qtha-dense-qnn", "the authors' MPOs vs none (ABC vs BC)"),
-    ("qtha", "qtha-mpo", "the authors' full architecture vs its MPOs alone (ABC vs A)"),
-    ("qtha", "lora-matched-qtha", "the authors' architecture vs LoRA of equal size"),
-    ("qtha", "lora-r4", "the authors' architecture vs LoRA r=4"),
-    ("qwthn-dequantized", "qwthn", "the trained QNN's exact classical form vs the circuit (equal by construction)"),
-)
-QUANTUM_QUESTIONS = {
-    "qwthn-no-qnn",
-    "qwthn-mlp",
-    "qwthn-frozen-qnn",
-    "qwthn-fourier",
-    "qtha-mpo-dense",
-    "qtha-mlp2",
-    "qtha-mlp3",
-    "qtha-mlp4",
-}
-"""Controls that remove or replace the QNN: a gain over them is a gain carried by the QNN."""
+MEASURES = ("test_metric", "validation_loss", "train_loss", "step_seconds", "peak_memory_mib")
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -53,29 +24,44 @@ def _stats(values: list[float]) -> tuple[float, float]:
     return mean, std
 
 
-def summarise(results: dict[str, list[dict]]) -> dict[str, dict]:
-    """Per arm: the chosen unit of each seed, and mean/std of what the tables show."""
+def summarise(results: dict[str, dict]) -> dict[str, dict]:
+    """Per arm: its search, its chosen rate and where it lies, per-seed values and mean/std of the scored seeds."""
     summary = {}
-    for arm, units in results.items():
-        seeds = sorted({unit["seed"] for unit in units})
-        chosen = [best_unit([u for u in units if u["seed"] == seed]) for seed in seeds]
+    for arm, found in results.items():
+        chosen, search = found["chosen"], found["search"]
+        scored = [unit for unit in chosen if not unit.get("diverged")]
+        first = (chosen or search or [{}])[0]
         row = {
-            "label": chosen[0]["label"],
-            "trainable_params": chosen[0]["trainable_params"],
-            "seeds": len(chosen),
-            "learning_rates": [c["learning_rate"] for c in chosen],
+            "label": first.get("label", ""),
+            "trainable_params": first.get("trainable_params"),
+            "seeds": len(scored),
+            "learning_rate": chosen[0]["learning_rate"] if chosen else None,
+            "position": found["position"],
+            "search": [_search_entry(u) for u in sorted(search, key=lambda u: u["learning_rate"])],
+            "diverged_seeds": {unit["seed"]: unit["diverged"] for unit in chosen if unit.get("diverged")},
+            "status": "diverged at every rate tried" if search and not chosen else "trained",
+            "per_seed": {
+                key: {u["seed"]: u[key] for u in scored if u.get(key) is not None}
+                for key in ("test_metric", "validation_loss")
+            },
         }
-        for key in ("test_metric", "validation_loss", "train_loss", "step_seconds", "peak_memory_mib"):
-            values = [c[key] for c in chosen if c.get(key) is not None]
+        for key in MEASURES:
+            values = [u[key] for u in scored if u.get(key) is not None]
             row[key] = _stats(values) if values else None
         for key in ("inference_seconds", "inference_seconds_of_source", "source_params", "max_abs_difference"):
-            if key in chosen[0]:
-                row[key] = (
-                    max(c[key] for c in chosen) if key == "max_abs_difference" else _stats([c[key] for c in chosen])
-                )
-        row["curve"] = _mean_curve([c["losses"] for c in chosen if c["losses"]])
+            if scored and key in scored[0]:
+                values = [u[key] for u in scored]
+                row[key] = max(values) if key == "max_abs_difference" else _stats(values)
+        row["curve"] = _mean_curve([u["losses"] for u in scored if u.get("losses")])
+        ratio = next((u.get("update_ratio") for u in scored if u["seed"] == 0), None)
+        row["update_ratio"] = ratio or {"steps": [], "max_over_layers": []}
         summary[arm] = row
     return summary
+
+
+def _search_entry(unit: dict) -> dict:
+    keys = ("learning_rate", "validation_loss", "diverged", "max_update_ratio")
+    return {key: unit.get(key) for key in keys}
 
 
 def _mean_curve(curves: list[list[float]]) -> list[float]:
@@ -85,86 +71,24 @@ def _mean_curve(curves: list[list[float]]) -> list[float]:
     return [sum(curve[i] for curve in curves) / len(curves) for i in range(length)]
 
 
-def _outcome(gain: float, spread: float, seeds: int) -> str:
-    """'better' when the arm leads its control by more than twice the combined spread (gain > 0 is better)."""
-    if seeds < 2:
-        return "undetermined (one seed)"
-    if gain > 2 * spread and gain != 0:
-        return "better"
-    if -gain > 2 * spread and gain != 0:
-        return "worse"
-    return "no difference beyond the spread"
-
-
-def compare(summary: dict[str, dict]) -> list[dict]:
-    rows = []
-    for arm, control, question in COMPARISONS:
-        if arm not in summary or control not in summary:
-            continue
-        (a, sa), (b, sb) = summary[arm]["test_metric"], summary[control]["test_metric"]
-        (va, sva), (vb, svb) = summary[arm]["validation_loss"], summary[control]["validation_loss"]
-        spread, loss_spread = math.hypot(sa, sb), math.hypot(sva, svb)
-        seeds = min(summary[arm]["seeds"], summary[control]["seeds"])
-        rows.append(
-            {
-                "arm": arm, "control": control, "question": question, "difference": a - b, "spread": spread,
-                "validation_loss_difference": va - vb, "validation_loss_spread": loss_spread,
-                "outcome": _outcome(a - b, spread, seeds),
-                "validation_loss_outcome": _outcome(vb - va, loss_spread, seeds),
-            }
-        )  # fmt: skip
-    return rows
-
-
-def verdict(comparisons: list[dict], summary: dict[str, dict], metric: str) -> list[str]:
-    lines = []
-    quantum = [c for c in comparisons if c["control"] in QUANTUM_QUESTIONS]
-    gains = [c for c in quantum if "better" in (c["outcome"], c["validation_loss_outcome"])]
-    losses = [c for c in quantum if "worse" in (c["outcome"], c["validation_loss_outcome"])]
-    if any(c["outcome"].startswith("undetermined") for c in comparisons):
-        lines.append("With one seed no difference can be told from seed noise; run with --seeds 3 or more.")
-    for c in gains:
-        lines.append(
-            f"The QNN carries a gain in **{c['question']}**: {c['difference']:+.3f} {metric} (spread "
-            f"{c['spread']:.3f}; {c['outcome']}), validation loss {c['validation_loss_difference']:+.3f} (spread "
-            f"{c['validation_loss_spread']:.3f}; {c['validation_loss_outcome']})."
-        )
-    for c in losses:
-        lines.append(
-            f"The QNN does worse than its classical control in **{c['question']}**: {c['difference']:+.3f} "
-            f"{metric} (spread {c['spread']:.3f}), validation loss {c['validation_loss_difference']:+.3f} "
-            f"(spread {c['validation_loss_spread']:.3f})."
-        )
-    if quantum and not gains:
-        lines.append(
-            f"No QNN shows a gain over any of its {len(quantum)} classical controls that ran "
-            f"({', '.join(c['control'] for c in quantum)}) beyond twice the seed spread, on {metric} or on "
-            "validation loss."
-        )
-    structural = [
-        c for c in comparisons if c["control"] not in QUANTUM_QUESTIONS and c["outcome"] in ("better", "worse")
-    ]
-    for c in structural:
-        lines.append(f"{c['question']}: {c['outcome']} ({c['difference']:+.3f} {metric}, spread {c['spread']:.3f}).")
-    if "qwthn-dequantized" in summary and "qwthn" in summary:
-        worst = summary["qwthn-dequantized"].get("max_abs_difference")
-        lines.append(
-            f"The dequantized adapter (the trained circuit replaced by its exact Fourier series, max |difference| "
-            f"{worst:.1e}) scores {summary['qwthn-dequantized']['test_metric'][0]:.3f} against the circuit's "
-            f"{summary['qwthn']['test_metric'][0]:.3f}: what the QNN learned is a classical function."
-        )
-    lines.append(
-        "Every arm here ran on a classical computer (the exact emulator, or a simulator of the Wukong chip): a "
-        "simulated QNN is a classical algorithm and cannot show a quantum advantage, so nothing in this report does."
-    )
-    return lines
-
-
 def _fmt(stat, digits: int = 3, scale: float = 1.0) -> str:
     if stat is None:
         return "-"
     mean, std = stat
     return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def _region(row: dict) -> tuple[str, str]:
+    """(rates where the arm trained, rates where it diverged, with the first reason)."""
+    trained = [f"{u['learning_rate']:g}" for u in row["search"] if not u["diverged"]]
+    diverged = [u for u in row["search"] if u["diverged"]]
+    reason = f" ({diverged[-1]['diverged']})" if diverged else ""
+    return ", ".join(trained) or "none", (", ".join(f"{u['learning_rate']:g}" for u in diverged) or "none") + reason
+
+
+def _legend(axis) -> None:
+    if axis.get_legend_handles_labels()[0]:  # an arm with nothing to draw (diverged everywhere) has no entry
+        axis.legend(fontsize=6, ncol=2)
 
 
 def _plots(output: Path, summary: dict[str, dict], sweep: list[dict] | None, metric: str) -> list[str]:
@@ -174,7 +98,7 @@ def _plots(output: Path, summary: dict[str, dict], sweep: list[dict] | None, met
     from matplotlib import pyplot as plt
 
     files = []
-    arms = list(summary)
+    arms = [arm for arm in summary if summary[arm]["test_metric"] is not None]
     figure, axis = plt.subplots(figsize=(max(6, 0.55 * len(arms)), 4))
     means = [summary[a]["test_metric"][0] for a in arms]
     stds = [summary[a]["test_metric"][1] for a in arms]
@@ -198,11 +122,44 @@ def _plots(output: Path, summary: dict[str, dict], sweep: list[dict] | None, met
     axis.set_yscale("log")
     axis.set_xlabel("step")
     axis.set_ylabel("training loss (mean over seeds)")
-    axis.legend(fontsize=6, ncol=2)
+    _legend(axis)
     figure.tight_layout()
     figure.savefig(output / "loss_curves.png", dpi=110)
     plt.close(figure)
     files.append("loss_curves.png")
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for arm, row in summary.items():
+        ratio = row["update_ratio"]
+        if ratio["steps"]:
+            axis.plot(ratio["steps"], ratio["max_over_layers"], label=arm)
+    axis.axhline(5.0, color="red", linestyle="--", linewidth=0.8, label="divergence limit")
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("max over layers of |ΔW x| / |W x| (chosen rate, seed 0)")
+    _legend(axis)
+    figure.tight_layout()
+    figure.savefig(output / "update_ratio.png", dpi=110)
+    plt.close(figure)
+    files.append("update_ratio.png")
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for arm, row in summary.items():
+        search = row["search"]
+        if not search:
+            continue
+        (line,) = axis.plot([u["learning_rate"] for u in search if not u["diverged"]],
+                            [u["validation_loss"] for u in search if not u["diverged"]], marker="o", label=arm)
+        bad = [u["learning_rate"] for u in search if u["diverged"]]
+        if bad:
+            top = max([u["validation_loss"] for u in search if not u["diverged"]] or [1.0])
+            axis.scatter(bad, [top] * len(bad), marker="x", color=line.get_color())
+    axis.set_xscale("log")
+    axis.set_xlabel("learning rate (x: diverged)")
+    axis.set_ylabel("validation loss (seed 0)")
+    _legend(axis)
+    figure.tight_layout()
+    figure.savefig(output / "rate_search.png", dpi=110)
+    plt.close(figure)
+    files.append("rate_search.png")
     if sweep:
         figure, axis = plt.subplots(figsize=(6, 4))
         for mitigation in ("none", "readout"):
@@ -223,50 +180,103 @@ def _plots(output: Path, summary: dict[str, dict], sweep: list[dict] | None, met
     return files
 
 
-def write_report(plan: Plan, results: dict[str, list[dict]], notes: list[str], sweep, console: Console) -> dict:
+def _protocol_text(plan: Plan) -> list[str]:
+    options, task = plan.options, plan.task
+    search = options.rate_search
+    head = ""
+    if task.name == "minilm":
+        from qwthn_transformers.ablation.tasks import HEAD_LEARNING_RATE
+
+        head = (f" The classifier head trains in its own parameter group at {HEAD_LEARNING_RATE:g} in every arm "
+                "(chosen on validation with no adapter), whatever the adapter's rate.")  # fmt: skip
+    return [
+        f"Protocol: every arm gets the same {search.budget} tuning runs (seed 0, {task.steps} steps of batch "
+        f"{task.batch_size}, the same schedule and data order for every arm): {search.points} learning rates "
+        f"log-spaced over {search.decades:g} decades around its recipe rate, then {search.extensions} more by one "
+        "rule (extend the grid while the best rate is at its edge, else refine towards the better neighbour). "
+        "The rate with the lowest validation loss among runs that did not diverge is chosen; seeds "
+        f"1..{options.seeds - 1} then train at it. A unit diverged when a value went non-finite, its update "
+        "outgrew 5x the frozen layer's output, or its training loss ended above where it started; diverged units "
+        "are listed, never scored. The test split is evaluated for the chosen units only and chooses nothing. "
+        "LoRA arms use alpha = 2r." + head,
+        "",
+        "Comparisons pair arm and control seed by seed (same data order and initialisation seed): the mean paired "
+        "difference with its 95% t interval; 'better' or 'worse' only when the interval excludes 0, otherwise "
+        "'no difference detected' with the smallest difference these seeds could detect (80% power).",
+    ]
+
+
+def write_report(plan: Plan, results: dict[str, dict], notes: list[str], sweep, console: Console) -> dict:
     options, task = plan.options, plan.task
     summary = summarise(results)
     comparisons = compare(summary)
     lines = verdict(comparisons, summary, task.metric)
     output = options.output
     plots = _plots(output, summary, sweep, task.metric)
+    headline = [line for line in lines if not any(line == describe(row, task.metric) for row in comparisons)]
     md = [
         f"# Ablation: {task.description}",
         "",
-        f"{options.seeds} seed(s); {task.steps} steps of batch {task.batch_size} per unit, the same schedule and "
-        f"data order for every arm; learning rate per arm and seed chosen on the validation split among "
-        f"{list(options.lr_multipliers)} x the arm's base rate; the test split is only reported.",
+        *_protocol_text(plan),
         "",
         "## Verdict",
         "",
-        *[f"- {line}" for line in lines],
+        *[f"- {line}" for line in headline],
         "",
         "## Arms",
         "",
-        f"| arm | what it isolates | trainable params | test {task.metric} | validation loss | train loss | "
-        "step time (ms) | RSS growth in training (MiB) | chosen learning rates |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| arm | what it isolates | trainable params | chosen rate | where in its grid | seeds scored | test "
+        f"{task.metric} | validation loss | train loss | step time (ms) | RSS growth in training (MiB) |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     questions = {arm.name: arm.question for arm in plan.arms}
     for arm, row in summary.items():
+        rate = f"{row['learning_rate']:g}" if row["learning_rate"] is not None else "-"
+        params = f"{row['trainable_params']:,}" if row["trainable_params"] is not None else "-"
         md.append(
-            f"| {arm} | {questions.get(arm, '')} | {row['trainable_params']:,} | {_fmt(row['test_metric'])} | "
-            f"{_fmt(row['validation_loss'])} | {_fmt(row['train_loss'])} | {_fmt(row['step_seconds'], 1, 1e3)} | "
-            f"{_fmt(row['peak_memory_mib'], 0)} | {', '.join(f'{lr:g}' for lr in row['learning_rates'])} |"
+            f"| {arm} | {questions.get(arm, '')} | {params} | {rate} | {row['position']} | {row['seeds']} | "
+            f"{_fmt(row['test_metric'])} | {_fmt(row['validation_loss'], 4)} | {_fmt(row['train_loss'], 4)} | "
+            f"{_fmt(row['step_seconds'], 1, 1e3)} | {_fmt(row['peak_memory_mib'], 0)} |"
         )
+    md += [
+        "",
+        "## Rate search (seed 0)",
+        "",
+        "| arm | trains at | diverged at | validation loss by rate | max update / frozen output at the chosen rate |",
+        "| --- | --- | --- | --- | ---: |",
+    ]
+    for arm, row in summary.items():
+        if not row["search"]:
+            continue
+        trains, diverges = _region(row)
+        by_rate = ", ".join(
+            f"{u['learning_rate']:g}: " + ("diverged" if u["diverged"] else f"{u['validation_loss']:.4f}")
+            for u in row["search"]
+        )
+        chosen = next((u for u in row["search"] if u["learning_rate"] == row["learning_rate"]), None)
+        ratio = f"{chosen['max_update_ratio']:.2f}" if chosen and chosen["max_update_ratio"] is not None else "-"
+        md.append(f"| {arm} | {trains} | {diverges} | {by_rate} | {ratio} |")
+    seeds_lost = [f"{arm} seed {seed}: {why}" for arm, row in summary.items()
+                  for seed, why in row["diverged_seeds"].items()]  # fmt: skip
+    if seeds_lost:
+        md += ["", "Seeds that diverged at their arm's chosen rate (not scored): " + "; ".join(seeds_lost) + "."]
     md += [
         "",
         "## Comparisons",
         "",
-        f"| question | arm - control: test {task.metric} | spread | validation loss difference | outcome |",
+        f"| question | arm - control: test {task.metric} [95% interval] | could detect | validation loss "
+        "difference [95% interval] | answer |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for c in comparisons:
+        t, v = c["test"], c["validation_loss"]
+        answer = c["answer"] if c["answer"] != "undecided" else "no difference detected"
         md.append(
-            f"| {c['question']} | {c['difference']:+.3f} | {c['spread']:.3f} | "
-            f"{c['validation_loss_difference']:+.4f} ± {c['validation_loss_spread']:.4f} | {c['outcome']} |"
+            f"| {c['question']} | {t['mean']:+.3f} [{t['low']:+.3f}, {t['high']:+.3f}] | {t['detectable']:.3f} | "
+            f"{v['mean']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}] | {answer} |"
         )
-    if "qwthn-dequantized" in summary:
+    md += ["", *[f"- {describe(c, task.metric)}" for c in comparisons if c["kind"] != "identity"]]
+    if "qwthn-dequantized" in summary and summary["qwthn-dequantized"]["seeds"]:
         row = summary["qwthn-dequantized"]
         md += [
             "",
@@ -304,8 +314,19 @@ def write_report(plan: Plan, results: dict[str, list[dict]], notes: list[str], s
         "notes": notes,
         "plots": plots,
     }
-    (output / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (output / "report.json").write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
     console.print(f"report: {output / 'report.md'}", highlight=False)
-    for line in lines:
+    for line in headline:
         console.print(f"- {line}", highlight=False, markup=False)
-    return report
+    return json.loads((output / "report.json").read_text(encoding="utf-8"))
+
+
+def _jsonable(value):
+    """Infinite interval ends (one seed) as strings: JSON has no infinity, and the report must parse anywhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,18 +1,22 @@
-"""Runs the ablation grid: every arm x seed x learning rate, each unit written once and never re-run.
+"""Runs the ablation: each arm's rate search, its seeds at the chosen rate, each unit written once, never re-run.
 
-A unit's result is one JSON file (written atomically) beside its saved adapter, so an interrupted
-run resumes where it stopped: rerun the same command. Settings are fixed in `ablation.json`; a
-rerun with different ones is refused instead of mixing results. With `ray` set, the units not yet on
-disk run as Ray tasks first (`cluster.py`), through the same `run_unit`; the rest is unchanged.
+A unit (arm x seed x learning rate) writes one JSON file (atomically) beside its saved adapter, so an
+interrupted run resumes where it stopped: rerun the same command. Settings (the tuning protocol
+included) are fixed in `ablation.json`; a rerun with different ones is refused instead of mixing
+results. With `ray` set, each stage's units not yet on disk run as Ray tasks (`cluster.py`), through
+the same `run_unit`; the rest is unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -25,12 +29,15 @@ from qwthn.methods.loading import parse_adapter_config
 from qwthn.plugins import host
 from qwthn.runtime import RuntimeConfig
 from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, matched_lora, select
-from qwthn_transformers.ablation.tasks import CausalLMTask, ClassificationTask, demo_task
+from qwthn_transformers.ablation.protocol import RateSearch, Trial, choose, divergence, next_rates, position
+from qwthn_transformers.ablation.tasks import HEAD_LEARNING_RATE, CausalLMTask, ClassificationTask, demo_task
 from qwthn_transformers.dequantize import dequantize_adapter
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.finetune import ensure_writable
 from qwthn_transformers.inject import inject_adapter
 from qwthn_transformers.persistence import load_adapter, save_adapter
+from qwthn_transformers.train import TrainingDiverged
+from qwthn_transformers.update_ratio import UpdateRatioMonitor
 
 SETTINGS_NAME = "ablation.json"
 TASKS = ("demo", "minilm")
@@ -50,6 +57,12 @@ SMOKE_SPEC = BaseModelSpec(
 )
 
 
+PROTOCOL = 2
+"""Version of the tuning protocol (protocol.py): results of another version are never mixed into a directory."""
+SMOKE_SEARCH = RateSearch(points=3, decades=2.0, extensions=1)
+"""The smoke run's grid: below the protocol's minimum, allowed only with --smoke (which checks the pipeline)."""
+
+
 @dataclass
 class AblationOptions:
     output: Path
@@ -58,18 +71,26 @@ class AblationOptions:
     dataset: Path | None = None
     arms: list[str] | None = None
     seeds: int = 3
-    lr_multipliers: tuple[float, ...] = (0.5, 1.0, 2.0)
+    search: RateSearch | None = None
+    """The rate search every arm gets (None: `RateSearch()`, or `SMOKE_SEARCH` with `smoke`)."""
     steps: int | None = None
     smoke: bool = False
     noise_sweep: bool = True
     ray: str | None = None
     """Ray address for the units (`local`, `auto`, `ray://host:10001`); None: one after another here."""
 
+    @property
+    def rate_search(self) -> RateSearch:
+        return self.search or (SMOKE_SEARCH if self.smoke else RateSearch())
+
     def settings(self) -> dict:
         """What fixes the results: a resumed run must match it (where the units run does not)."""
         data = asdict(self)
         data["output"] = str(self.output)
         data["dataset"] = str(self.dataset) if self.dataset else None
+        data["search"] = self.rate_search.as_dict()
+        data["protocol"] = PROTOCOL
+        data["head_learning_rate"] = HEAD_LEARNING_RATE if self.task == "minilm" else None
         data.pop("noise_sweep")
         data.pop("ray")
         return json.loads(json.dumps(data))  # as it reads back from ablation.json
@@ -80,7 +101,6 @@ class Plan:
     options: AblationOptions
     task: CausalLMTask | ClassificationTask
     arms: list[Arm]
-    learning_rates: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _check_options(options: AblationOptions) -> None:
@@ -88,10 +108,11 @@ def _check_options(options: AblationOptions) -> None:
         raise QwthnError(f"unknown --task '{options.task}'; the tasks are: {', '.join(TASKS)}")
     if options.task == "minilm" and (options.model or options.dataset):
         raise QwthnError("--model and --dataset go with --task demo (a causal LM on prompt/response pairs)")
+    if options.smoke and options.model:
+        raise QwthnError("--smoke runs its own tiny base model; drop --model, or drop --smoke")
     if options.seeds < 1:
         raise QwthnError(f"--seeds must be at least 1, got {options.seeds}")
-    if not options.lr_multipliers or any(not value > 0 for value in options.lr_multipliers):
-        raise QwthnError(f"--lr-multipliers must be positive numbers, got {list(options.lr_multipliers)}")
+    options.rate_search.check(smoke=options.smoke)
     if options.steps is not None and options.steps < 1:
         raise QwthnError(f"--steps must be at least 1, got {options.steps}")
     if options.dataset is not None and not options.dataset.is_file():
@@ -108,6 +129,11 @@ def _check_options(options: AblationOptions) -> None:
         if not settings_file.is_file():
             raise QwthnError(f"output {output} is not empty and holds no ablation; pass a new --output")
         saved = json.loads(settings_file.read_text(encoding="utf-8"))
+        if saved.get("protocol") != PROTOCOL:
+            raise QwthnError(
+                f"output {output} holds an ablation made with an earlier tuning protocol (learning-rate multipliers, "
+                "no divergence check); its results cannot be mixed with this one's: pass a new --output"
+            )
         if saved != options.settings():
             changed = sorted(
                 key for key in saved.keys() | options.settings().keys() if saved.get(key) != options.settings().get(key)
@@ -138,12 +164,13 @@ def plan(options: AblationOptions) -> Plan:
         minilm_path()
     elif options.smoke:
         task = CausalLMTask(
-            "demo",
-            "tiny smoke model on a few math word problems",
+            "demo" if options.dataset is None else "dataset",
+            f"tiny smoke model on {options.dataset or 'a few math word problems'}",
             steps=options.steps or 6,
             batch_size=8,
             spec=SMOKE_SPEC,
             max_length=64,
+            dataset=options.dataset,
         )
     else:
         task = demo_task(steps=options.steps, model=options.model, dataset=options.dataset)
@@ -168,7 +195,7 @@ def _lora_counter(task):
 
 
 def add_matched_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
-    """Append `lora-matched-<arm>` for each matched arm run here; returns notes on arms that cannot be matched."""
+    """Append `lora-matched-<arm>` for each matched arm run here; returns notes on size gaps (never a dropped row)."""
     notes = []
     wanted = [name for name in MATCHED if any(arm.name == name for arm in plan_.arms)]
     if requested is not None:
@@ -179,13 +206,13 @@ def add_matched_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
         model, _ = plan_.task.load()
         target = inject_adapter(model, parse_adapter_config(adapter_for(plan_.task, arm.adapter))).trainable_params
         matched = matched_lora(name, target, counter)
-        if matched is None:
+        if "size_gap" in matched.extra:
             notes.append(
                 f"no LoRA comes within 5% of {name}'s {target:,} parameters on this model (ranks 1-64 on "
-                f"q_proj/v_proj give {counter(1, ['v_proj']):,} to {counter(64, ['q_proj', 'v_proj']):,})"
+                f"q_proj/v_proj give {counter(1, ['v_proj']):,} to {counter(64, ['q_proj', 'v_proj']):,}); "
+                f"{matched.name} is the nearest, {matched.extra['size_gap']} in size"
             )
-        else:
-            plan_.arms.append(matched)
+        plan_.arms.append(matched)
     return notes
 
 
@@ -232,33 +259,55 @@ def result_path(output: Path, arm: str, seed: int, lr: float) -> Path:
     return unit_dir(output, arm, seed, lr) / "result.json"
 
 
+def test_path(output: Path, arm: str, seed: int, lr: float) -> Path:
+    """The test metric of a reported unit, written once the protocol has chosen it (never before)."""
+    return unit_dir(output, arm, seed, lr) / "test.json"
+
+
+def _runtime(arm: Arm, config, seed: int) -> RuntimeConfig | None:
+    return RuntimeConfig(shots=arm.shots, seed=seed) if config.runs_circuits else None
+
+
 def train_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) -> dict:
+    """Train one (arm, seed, rate) unit and measure it on the validation split; the test split is not touched."""
     task, directory = plan_.task, unit_dir(plan_.options.output, arm.name, seed, lr)
+    if directory.exists():  # a unit interrupted before its result was written: start it afresh
+        shutil.rmtree(directory)
     model, tokenizer = task.load(seed)
     torch.manual_seed(seed)
     config = parse_adapter_config(adapter_for(task, arm.adapter))
     if "seed" in type(config).model_fields:
         config = config.model_copy(update={"seed": seed})
-    runtime = RuntimeConfig(shots=arm.shots, seed=seed) if config.runs_circuits else None
-    report = inject_adapter(model, config, runtime)
+    report = inject_adapter(model, config, _runtime(arm, config, seed))
+    monitor = UpdateRatioMonitor(model, every=max(1, task.steps // 50))
+    nonfinite, losses, seconds = None, [], 0.0
     with MemoryWatch() as memory:
-        result = task.fit(model, tokenizer, lr, seed, f"{arm.name} seed {seed} lr {lr:g}")
-    validation = task.validation_loss(model, tokenizer)
-    test = task.test_metric(model, tokenizer)
-    save_adapter(model, directory / "adapter")
-    task.save_extra(model, directory / "adapter")
-    tail = max(1, len(result.losses) // 10)
+        try:
+            result = task.fit(model, tokenizer, lr, seed, f"{arm.name} seed {seed} lr {lr:g}", monitor)
+            losses, seconds = result.losses, result.seconds
+        except TrainingDiverged as error:
+            nonfinite = str(error).split(": ", 1)[-1].split(";")[0]
+    diverged = divergence(losses, monitor.max_ratio(), nonfinite)
+    validation = task.validation_loss(model, tokenizer) if nonfinite is None else None
+    if validation is not None and not math.isfinite(validation):
+        diverged, validation = diverged or "validation loss is not finite", None
+    if nonfinite is None:
+        save_adapter(model, directory / "adapter")
+        task.save_extra(model, directory / "adapter")
+    tail = max(1, len(losses) // 10)
     return {
         "arm": arm.name,
         "seed": seed,
         "learning_rate": lr,
         "label": config.describe(),
         "trainable_params": report.trainable_params,
-        "losses": result.losses,
-        "train_loss": sum(result.losses[-tail:]) / tail,
+        "losses": losses,
+        "train_loss": sum(losses[-tail:]) / tail if losses else None,
         "validation_loss": validation,
-        "test_metric": test,
-        "step_seconds": result.seconds / len(result.losses),
+        "diverged": diverged,
+        "max_update_ratio": monitor.max_ratio(),
+        "update_ratio": monitor.trajectory(),
+        "step_seconds": seconds / len(losses) if losses else None,
         "peak_memory_mib": round(memory.peak_mib, 1),
         "backend_usage": report.runtime.tracker.as_dict(),
     }
@@ -271,9 +320,28 @@ def run_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) -> d
     return result
 
 
-def best_unit(results: list[dict]) -> dict:
-    """The learning rate chosen on the validation split (never on the test split)."""
-    return min(results, key=lambda result: result["validation_loss"])
+def trials(results: list[dict]) -> list[Trial]:
+    """What the protocol reads of an arm's tuning runs: rate, validation loss, divergence. No test numbers."""
+    return [
+        Trial(r["learning_rate"], r["validation_loss"] if r["validation_loss"] is not None else math.inf, r["diverged"])
+        for r in results
+    ]
+
+
+def test_metric(plan_: Plan, arm: Arm, result: dict) -> float:
+    """The test metric of a chosen unit, from its saved adapter; computed once and kept beside it."""
+    output, seed, lr = plan_.options.output, result["seed"], result["learning_rate"]
+    path = test_path(output, arm.name, seed, lr)
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))["test_metric"]
+    adapter = unit_dir(output, arm.name, seed, lr) / "adapter"
+    model, tokenizer = plan_.task.load(seed)
+    config = parse_adapter_config(adapter_for(plan_.task, arm.adapter))
+    load_adapter(model, adapter, _runtime(arm, config, seed))
+    plan_.task.load_extra(model, adapter)
+    value = plan_.task.test_metric(model, tokenizer)
+    _write_json(path, {"test_metric": value})
+    return value
 
 
 def _timed_validation(task: CausalLMTask, model, tokenizer) -> tuple[float, float]:
@@ -306,6 +374,7 @@ def dequantized_unit(plan_: Plan, arm: Arm, source: dict) -> dict:
         "losses": [],
         "train_loss": source["train_loss"],
         "validation_loss": loss,
+        "diverged": None,
         "test_metric": task.test_metric(classical, tokenizer),
         "max_abs_difference": dequantized["max_abs_difference"],
         "validation_loss_of_source": quantum_loss,
@@ -342,8 +411,57 @@ def noise_sweep(plan_: Plan, source: dict, console: Console) -> list[dict]:
     return rows
 
 
+Unit = tuple[Arm, int, float]
+
+
+class UnitRunner:
+    """Runs batches of units, here one after another or as Ray tasks, and reads back every result from disk."""
+
+    def __init__(self, plan_: Plan, console: Console, ray: object | None) -> None:
+        self.plan, self.console, self.ray = plan_, console, ray
+        self.done = 0
+
+    def run(self, units: list[Unit], stage: str) -> None:
+        pending = [u for u in units if not result_path(self.plan.options.output, u[0].name, u[1], u[2]).is_file()]
+        if not pending:
+            return
+        if self.ray is not None:
+            from qwthn_transformers.ablation.cluster import run_on_ray
+
+            run_on_ray(self.plan, pending, self.ray, self.console)  # returns with every unit on disk, or raises
+            return
+        for arm, seed, lr in pending:
+            self.done += 1
+            self.console.print(f"[{stage} {self.done}] {arm.name}, seed {seed}, learning rate {lr:g}", highlight=False)
+            result = run_unit(self.plan, arm, seed, lr, self.console)
+            if result["diverged"]:
+                self.console.print(f"  diverged: {result['diverged']}", highlight=False, markup=False)
+
+    def read(self, arm: Arm, seed: int, lr: float) -> dict:
+        return json.loads(result_path(self.plan.options.output, arm.name, seed, lr).read_text(encoding="utf-8"))
+
+
+def search_rates(runner: UnitRunner, arms: list[Arm]) -> dict[str, list[dict]]:
+    """Seed 0 of every arm through the rate search, round by round (all arms' next rates run together)."""
+    search = runner.plan.options.rate_search
+    done: dict[str, list[dict]] = {arm.name: [] for arm in arms}
+    while True:
+        wanted = [(arm, 0, lr) for arm in arms for lr in next_rates(search, arm.base_lr, trials(done[arm.name]))]
+        if not wanted:
+            return done
+        runner.run(wanted, "search")
+        for arm, seed, lr in wanted:
+            done[arm.name].append(runner.read(arm, seed, lr))
+
+
 def run_ablation(options: AblationOptions, console: Console | None = None) -> dict:
-    """Run (or resume) the grid and write the report; returns it."""
+    """Run (or resume) the protocol and write the report; returns it.
+
+    Stage 1, the rate search: seed 0 of every arm at the rates the protocol picks (same budget for
+    every arm, chosen on validation loss, diverged runs excluded). Stage 2: the other seeds at each
+    arm's chosen rate. Stage 3: the test metric of the chosen units only, then the derived arms
+    (dequantized), the noise sweep and the report.
+    """
     from qwthn_transformers.ablation.report import write_report
 
     console = console or make_console()
@@ -352,37 +470,46 @@ def run_ablation(options: AblationOptions, console: Console | None = None) -> di
     output.mkdir(parents=True, exist_ok=True)
     _write_json(output / SETTINGS_NAME, options.settings())
     notes = add_matched_arms(plan_, options.arms)
-    results: dict[str, list[dict]] = {}
     trained = [arm for arm in plan_.arms if arm.derived_from is None]
-    units = [
-        (arm, seed, arm.base_lr * m) for arm in trained for seed in range(options.seeds) for m in options.lr_multipliers
-    ]
-    pending = [(arm, seed, lr) for arm, seed, lr in units if not result_path(output, arm.name, seed, lr).is_file()]
-    if options.ray is not None and pending:
-        from qwthn_transformers.ablation.cluster import run_on_ray
+    with ExitStack() as stack:
+        ray = None
+        if options.ray is not None:
+            from qwthn_transformers.ablation.cluster import connected
 
-        run_on_ray(plan_, pending, options.ray, console)  # returns with every pending unit on disk, or raises
-    for index, (arm, seed, lr) in enumerate(units, start=1):
-        path = result_path(output, arm.name, seed, lr)
-        if path.is_file():
-            result = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            console.print(f"[{index}/{len(units)}] {arm.name}, seed {seed}, learning rate {lr:g}", highlight=False)
-            result = run_unit(plan_, arm, seed, lr, console)
-        results.setdefault(arm.name, []).append(result)
+            ray = stack.enter_context(connected(options.ray))
+        runner = UnitRunner(plan_, console, ray)
+        searched = search_rates(runner, trained)
+        chosen = {arm.name: choose(trials(searched[arm.name])) for arm in trained}
+        finals = [(arm, seed, chosen[arm.name].learning_rate) for arm in trained if chosen[arm.name]
+                  for seed in range(1, options.seeds)]  # fmt: skip
+        runner.run(finals, "seeds")
+    results: dict[str, dict] = {}
+    for arm in trained:
+        pick = chosen[arm.name]
+        seeds = []
+        if pick is not None:
+            for seed in range(options.seeds):
+                unit = runner.read(arm, seed, pick.learning_rate)
+                unit["test_metric"] = test_metric(plan_, arm, unit) if not unit["diverged"] else None
+                seeds.append(unit)
+        results[arm.name] = {"search": searched[arm.name], "chosen": seeds,
+                             "position": position(trials(searched[arm.name]))}  # fmt: skip
     for arm in plan_.arms:
         if arm.derived_from is None:
             continue
-        for seed in range(options.seeds):
-            source = best_unit([r for r in results[arm.derived_from] if r["seed"] == seed])
-            path = unit_dir(output, arm.name, seed, source["learning_rate"]) / "result.json"
+        units = []
+        for source in results.get(arm.derived_from, {}).get("chosen", []):
+            if source["diverged"]:
+                continue
+            path = unit_dir(output, arm.name, source["seed"], source["learning_rate"]) / "result.json"
             if not path.is_file():
-                console.print(
-                    f"{arm.name}, seed {seed}: dequantizing {arm.derived_from}'s chosen adapter", highlight=False
-                )
+                console.print(f"{arm.name}, seed {source['seed']}: dequantizing {arm.derived_from}'s chosen adapter",
+                              highlight=False)  # fmt: skip
                 _write_json(path, dequantized_unit(plan_, arm, source))
-            results.setdefault(arm.name, []).append(json.loads(path.read_text(encoding="utf-8")))
+            units.append(json.loads(path.read_text(encoding="utf-8")))
+        results[arm.name] = {"search": [], "chosen": units, "position": "derived"}
     sweep = None
-    if options.noise_sweep and "qwthn" in results and "wukong" in [entry.name for entry in host.backends()]:
-        sweep = noise_sweep(plan_, best_unit([r for r in results["qwthn"] if r["seed"] == 0]), console)
+    qwthn_units = [u for u in results.get("qwthn", {}).get("chosen", []) if u["seed"] == 0 and not u["diverged"]]
+    if options.noise_sweep and qwthn_units and "wukong" in [entry.name for entry in host.backends()]:
+        sweep = noise_sweep(plan_, qwthn_units[0], console)
     return write_report(plan_, results, notes, sweep, console)
