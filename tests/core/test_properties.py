@@ -13,7 +13,7 @@ import math
 import string
 import types
 from functools import cache
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 import numpy as np
@@ -90,6 +90,10 @@ FIELD_OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
 
 def _valid(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[Any]:
     """Values of `annotation` inside the declared bounds."""
+    if get_origin(annotation) is Annotated:  # an alias such as `Seed` carries its bounds in a FieldInfo
+        inner, *extra = get_args(annotation)
+        nested = [item for info in extra for item in getattr(info, "metadata", [info])]
+        return _valid(inner, [*metadata, *nested])
     origin, bounds = get_origin(annotation), _bounds(metadata)
     if origin is Literal:
         return st.sampled_from(get_args(annotation))

@@ -275,6 +275,12 @@ CLI_CASES = [
     CliCase("evaluate-shots-over-backend-limit", "evaluate a QWTHN adapter --backend wukong --shots 1000000000",
             lambda t: ["evaluate", str(saved_adapter(t, QWTHNConfig(n_qubits=2, n_layers=1))), "--backend", "wukong",
                        "--shots", "1000000000", "--model", "org/base"], "shots per row", "takes at most"),
+    CliCase("ablate-smoke-with-model", "ablate --smoke --model DIR (smoke runs its own tiny base model)",
+            lambda t: ["ablate", "--smoke", "--model", "org/base", "--output", str(t / "a")],
+            "runs its own tiny base model", "drop --model"),
+    CliCase("ablate-ray-nothing-listening", "ablate --ray 127.0.0.1:1 (no Ray cluster there)",
+            lambda t: ["ablate", "--ray", "127.0.0.1:1", "--output", str(t / "a")], "cannot reach a Ray cluster",
+            "ray start --head"),
 ]  # fmt: skip
 
 

@@ -61,7 +61,7 @@ def setting(tmp_path_factory):
         run_finetune(FinetuneOptions(model=str(model_dir), dataset=dataset, config=config, max_steps=STEPS,
                                      output=reference))  # fmt: skip
     return {"root": root, "env": env, "args": args, "reference": json.loads((reference / "metrics.json").read_text()),
-            "reference_dir": reference}  # fmt: skip
+            "reference_dir": reference, "model_dir": model_dir, "dataset": dataset}  # fmt: skip
 
 
 def _assert_same_as_one_process(setting: dict, output: Path, methods: tuple[str, ...]) -> dict:
@@ -123,7 +123,8 @@ def test_a_killed_two_process_run_resumes_on_every_rank_from_rank_0s_checkpoint(
 
 
 def test_a_global_batch_smaller_than_the_processes_is_refused_before_anything_loads(setting):
-    options = FinetuneOptions(model=str(setting["reference_dir"]), method="lora", output=setting["root"] / "x")
+    options = FinetuneOptions(model=str(setting["model_dir"]), dataset=setting["dataset"], method="lora",
+                              output=setting["root"] / "x")  # fmt: skip
     with pytest.raises(QwthnError, match="batch 8, which cannot be split over 16 processes"):
         prepare(options, processes=Processes(rank=0, world_size=16))
 

@@ -2,7 +2,8 @@
 
 Equivalent to `pytest --pyargs qwthn.testing.conformance --qwthn-backend NAME
 [--qwthn-backend-options JSON] [pytest args...]`; exits with pytest's code
-(0 passed, 1 some check failed, 4 usage error such as an unknown backend), or 6 when every
+(0 passed, 1 some check failed), 2 on a usage error such as an unknown backend or bad options
+JSON (pytest's own code for those is 4; 2 is what every qwthn command uses), or 6 when every
 check that ran passed but something was NOT CERTIFIED: a backend that declares noise and no
 noise-off configuration (its exact semantics), or no noise bound (its noisy values). The run's
 `qwthn conformance verdict` section says what was certified.
@@ -19,7 +20,7 @@ Run the qwthn backend conformance suite (qwthn.testing.conformance) against the
 installed backend NAME, built with the options JSON object (e.g. '{"dtype": "complex128"}').
 Further arguments go to pytest, e.g. -x, -v, -k gradients.
 
-Exit codes: 0 certified; 1 a check failed; 4 usage error; 6 no check failed but something was
+Exit codes: 0 certified; 1 a check failed; 2 usage error; 6 no check failed but something was
 NOT CERTIFIED (a noisy backend without a noise-off configuration or noise bound): see the
 "qwthn conformance verdict" section at the end of the output.
 """
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         print("qwthn-backend-test: the suite runs on pytest, which is not installed; pip install 'qwthn[test]'",
               file=sys.stderr)  # fmt: skip
         return 2
-    return int(pytest.main(arguments))
+    code = int(pytest.main(arguments))
+    return 2 if code == pytest.ExitCode.USAGE_ERROR else code  # one usage-error status across qwthn's commands
 
 
 if __name__ == "__main__":
