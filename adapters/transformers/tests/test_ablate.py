@@ -171,6 +171,17 @@ def test_other_settings_on_an_existing_ablation_are_refused(cache, tmp_path):
         run_ablation(smoke(tmp_path / "other"))
 
 
+def test_more_seeds_on_resume_add_units_at_the_chosen_rate_and_rerun_nothing(cache, tmp_path):
+    """An arm left with too few paired seeds (one diverged) gets more without redoing its search."""
+    first = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], seeds=1))
+    written = {path: path.stat().st_mtime_ns for path in (tmp_path / "ab" / "runs").rglob("*.json")}
+    second = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], seeds=2))
+    assert all(path.stat().st_mtime_ns == stamp for path, stamp in written.items())  # nothing re-run
+    row = second["summary"]["lora-r4"]
+    assert row["seeds"] == 2 and row["learning_rate"] == first["summary"]["lora-r4"]["learning_rate"]
+    assert json.loads((tmp_path / "ab" / runner.SETTINGS_NAME).read_text())["seeds"] == 2
+
+
 def test_the_minilm_task_runs_on_the_real_pretrained_encoder(tmp_path):
     report = run_ablation(smoke(tmp_path / "mini", task="minilm", arms=["lora-r4", "qwthn", "qwthn-dequantized"]))
     summary = report["summary"]

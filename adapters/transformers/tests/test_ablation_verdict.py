@@ -82,7 +82,17 @@ def test_one_seed_decides_nothing_and_says_so():
     summary = {question.control: arm([0.5], [1.0]), question.arm: arm([0.9], [0.5])}
     (row,) = compare(summary)
     assert row["answer"] == "undecided"
-    assert "too few seeds" in describe(row, "accuracy")
+    assert "1 paired seed(s) decide nothing" in describe(row, "accuracy")
+
+
+def test_two_seeds_with_the_same_difference_decide_nothing():
+    """Seen on MiniLM: two seeds each 0.016 worse gave an interval of zero width and a 'loss' from 2 numbers."""
+    question = ASKED[0]
+    summary = {question.control: arm([0.944, 0.950], [0.15, 0.14]), question.arm: arm([0.928, 0.934], [0.25, 0.24])}
+    (row,) = compare(summary)
+    assert row["answer"] == "undecided" and not row["informative"]
+    assert "2 paired seed(s) decide nothing" in describe(row, "accuracy")
+    assert not any(line.startswith("A QNN is worse") for line in verdict([row], summary, "accuracy"))
 
 
 def test_an_undecided_line_states_what_it_could_have_detected():

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from qwthn_transformers.ablation.runner import Plan
+from qwthn_transformers.ablation.stats import MIN_PAIRS
 from qwthn_transformers.ablation.verdict import compare, describe, verdict
 
 MEASURES = ("test_metric", "validation_loss", "train_loss", "step_seconds", "peak_memory_mib")
@@ -202,7 +203,9 @@ def _protocol_text(plan: Plan) -> list[str]:
         "",
         "Comparisons pair arm and control seed by seed (same data order and initialisation seed): the mean paired "
         "difference with its 95% t interval; 'better' or 'worse' only when the interval excludes 0, otherwise "
-        "'no difference detected' with the smallest difference these seeds could detect (80% power).",
+        "'no difference detected' with the smallest difference these seeds could detect (80% power); fewer than "
+        f"{MIN_PAIRS} paired seeds (an arm whose seed diverged loses its pair) decide nothing. The intervals cover "
+        "seed-to-seed variation on one fixed test split, not the sampling error of that split itself.",
     ]
 
 
@@ -270,9 +273,13 @@ def write_report(plan: Plan, results: dict[str, dict], notes: list[str], sweep, 
     ]
     for c in comparisons:
         t, v = c["test"], c["validation_loss"]
+        short = t["seeds"] < MIN_PAIRS
         answer = c["answer"] if c["answer"] != "undecided" else "no difference detected"
+        if short:
+            answer = f"undecided: {t['seeds']} paired seed(s)"
+        could = "-" if short else f"{t['detectable']:.3f}"
         md.append(
-            f"| {c['question']} | {t['mean']:+.3f} [{t['low']:+.3f}, {t['high']:+.3f}] | {t['detectable']:.3f} | "
+            f"| {c['question']} | {t['mean']:+.3f} [{t['low']:+.3f}, {t['high']:+.3f}] | {could} | "
             f"{v['mean']:+.4f} [{v['low']:+.4f}, {v['high']:+.4f}] | {answer} |"
         )
     md += ["", *[f"- {describe(c, task.metric)}" for c in comparisons if c["kind"] != "identity"]]

@@ -58,6 +58,10 @@ SMOKE_SPEC = BaseModelSpec(
 
 
 PROTOCOL = 2
+
+RESUMABLE_CHANGES = frozenset({"seeds"})
+"""Settings a resumed ablation may change: more --seeds add units at the chosen rates (seed k is the same unit
+whatever the count), fewer report the first ones; the search and every written unit stay valid."""
 """Version of the tuning protocol (protocol.py): results of another version are never mixed into a directory."""
 SMOKE_SEARCH = RateSearch(points=3, decades=2.0, extensions=1)
 """The smoke run's grid: below the protocol's minimum, allowed only with --smoke (which checks the pipeline)."""
@@ -134,10 +138,10 @@ def _check_options(options: AblationOptions) -> None:
                 f"output {output} holds an ablation made with an earlier tuning protocol (learning-rate multipliers, "
                 "no divergence check); its results cannot be mixed with this one's: pass a new --output"
             )
-        if saved != options.settings():
-            changed = sorted(
-                key for key in saved.keys() | options.settings().keys() if saved.get(key) != options.settings().get(key)
-            )
+        wanted = options.settings()
+        changed = sorted(key for key in saved.keys() | wanted.keys()
+                         if key not in RESUMABLE_CHANGES and saved.get(key) != wanted.get(key))  # fmt: skip
+        if changed:
             raise QwthnError(
                 f"output {output} holds an ablation with other settings ({', '.join(changed)}); rerun with "
                 "the same options to resume, or pass a new --output"

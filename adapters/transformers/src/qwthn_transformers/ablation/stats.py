@@ -5,12 +5,20 @@ paired; their spread is what decides. An outcome is 'better' or 'worse' only whe
 of the mean paired difference excludes 0. The detectable difference is the one a two-sided 5% test
 with these seeds would find 80% of the time, given the observed spread of the differences: a
 comparison that finds nothing says "no difference detected (could detect >= X)", not "no gain".
+
+Fewer than MIN_PAIRS pairs decide nothing: with two seeds a metric as coarse as test accuracy often
+gives the same difference twice, a spread of 0 and an interval of zero width around a fluke.
+The intervals cover seed-to-seed variation on one fixed test split, not that split's own sampling
+error; the report says so.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+MIN_PAIRS = 3
+"""Paired seeds a comparison needs before it can say 'better' or 'worse'."""
 
 # fmt: off
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -43,8 +51,8 @@ class Paired:
         return len(self.differences)
 
     def outcome(self, higher_is_better: bool = True) -> str:
-        """'better', 'worse', or 'undecided' (interval holds 0, or fewer than 2 seeds)."""
-        if self.seeds < 2:
+        """'better', 'worse', or 'undecided' (interval holds 0, or fewer than MIN_PAIRS seeds)."""
+        if self.seeds < MIN_PAIRS:
             return "undecided"
         if self.low > 0 or self.high < 0:
             return "better" if (self.low > 0) == higher_is_better else "worse"

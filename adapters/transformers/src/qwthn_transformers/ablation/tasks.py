@@ -18,7 +18,7 @@ from qwthn_transformers.data import Example, collate, encode_example, load_jsonl
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, load_or_pretrain
 from qwthn_transformers.evaluate import exact_match
-from qwthn_transformers.loading import load_causal_lm
+from qwthn_transformers.loading import load_causal_lm, quiet_progress_off_terminal
 from qwthn_transformers.train import TrainResult, TrainSettings, example_batches, train
 
 VALIDATION_FRACTION = 0.1
@@ -229,6 +229,7 @@ class ClassificationTask:
         from transformers import AutoModel, AutoTokenizer
 
         path = minilm_path()
+        quiet_progress_off_terminal()
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)  # a plain BERT: no code to run
         encoder = AutoModel.from_pretrained(path, trust_remote_code=False)
         return EncoderClassifier(encoder, 2, seed).eval(), tokenizer

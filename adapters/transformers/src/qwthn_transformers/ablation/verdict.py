@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qwthn_transformers.ablation.stats import paired
+from qwthn_transformers.ablation.stats import MIN_PAIRS, paired
 
 USEFUL_DIFFERENCE = 0.05
 """A test-metric difference worth detecting (5 points of accuracy or exact match): a comparison that could
@@ -78,7 +78,7 @@ def compare(summary: dict[str, dict]) -> list[dict]:
             "test": test.as_dict(), "validation_loss": loss.as_dict(),
             "test_outcome": test_outcome, "validation_loss_outcome": loss_outcome,
             "answer": _answer(test_outcome, loss_outcome),
-            "informative": test.detectable <= USEFUL_DIFFERENCE,
+            "informative": test.seeds >= MIN_PAIRS and test.detectable <= USEFUL_DIFFERENCE,
         })  # fmt: skip
     return rows
 
@@ -90,8 +90,9 @@ def describe(row: dict, metric: str) -> str:
         f"{metric} {t['mean']:+.3f} [{t['low']:+.3f}, {t['high']:+.3f}], validation loss {v['mean']:+.4f} "
         f"[{v['low']:+.4f}, {v['high']:+.4f}] (paired over {t['seeds']} seed(s), 95% interval)"
     )
-    if t["seeds"] < 2:
-        return f"{row['question']}: undecided, too few seeds to pair (run --seeds 3 or more); {numbers}."
+    if t["seeds"] < MIN_PAIRS:
+        return (f"{row['question']}: undecided, {t['seeds']} paired seed(s) decide nothing (a comparison needs "
+                f"{MIN_PAIRS}; run more --seeds); {numbers}.")  # fmt: skip
     if row["answer"] == "undecided":
         could = f"could detect >= {t['detectable']:.3f} {metric}"
         weak = "; uninformative at this seed count" if not row["informative"] else ""
@@ -112,9 +113,12 @@ def verdict(rows: list[dict], summary: dict[str, dict], metric: str) -> list[str
         lines.append(f"A QNN is better than its classical control in {len(gains)} of {len(qnn)} comparisons: "
                      + "; ".join(r["question"] for r in gains) + ".")  # fmt: skip
     elif qnn:
-        detectable = max(r["test"]["detectable"] for r in qnn)
-        reach = f"the least sensitive could detect >= {detectable:.3f} {metric}" if detectable < float("inf") else (
-            "with one seed nothing can be detected")  # fmt: skip
+        paired_enough = [r for r in qnn if r["test"]["seeds"] >= MIN_PAIRS]
+        short = len(qnn) - len(paired_enough)
+        reach = (f"the least sensitive could detect >= {max(r['test']['detectable'] for r in paired_enough):.3f} "
+                 f"{metric}" if paired_enough else f"with fewer than {MIN_PAIRS} paired seeds nothing can be detected")
+        if paired_enough and short:
+            reach += f"; {short} had fewer than {MIN_PAIRS} paired seeds and decide nothing"
         lines.append(f"No QNN is better than any of its {len(qnn)} classical controls that ran "
                      f"({', '.join(r['control'] for r in qnn)}); {reach}.")  # fmt: skip
     if losses:
