@@ -249,6 +249,17 @@ def test_without_a_backend_the_suite_skips_with_a_message(site):
     assert "no backend selected: run with --qwthn-backend NAME" in result.stdout
 
 
+def test_the_shipped_emulator_passes_from_the_repository_root():
+    """Run where a contributor runs it: the project's own conftest.py is in scope there and once collided with the
+    shipped pytest plugin ('option names already added')."""
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if key not in ("QWTHN_PLUGINS", "PYTEST_ADDOPTS")}
+    done = subprocess.run([*command(), "emulator", "-q", "-p", "no:cacheprovider"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
+
+
 def test_unknown_backend_is_a_usage_error(site):
     result = suite(site, "no-such-backend")
     assert result.returncode == 2, report(result)  # as every qwthn command answers bad input (pytest's is 4)

@@ -85,12 +85,45 @@ def test_a_resumed_run_computes_only_the_steps_after_its_checkpoint(tmp_path):
     assert len(forwards) == 5 and len(resumed.losses) == 8
 
 
+@pytest.fixture
+def sigint_as_in_a_terminal():
+    """Python's own Ctrl-C handler, whatever the shell that started pytest did: `nohup` and `cmd &` in a
+    non-interactive shell start it with SIGINT ignored, which train() rightly keeps ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def sigint_ignored():
+    """SIGINT as `nohup` or a background job of a non-interactive shell leaves it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_ignored_ctrl_c_stays_ignored_and_training_runs_through(sigint_ignored):
+    """The environment in which the Ctrl-C test used to fail: a background job must not be stoppable by a
+    SIGINT its shell chose to ignore, and training must leave the disposition as it found it."""
+
+    def signalled_at(step: int):
+        for index, batch in enumerate(batches()):
+            if index == step:
+                signal.raise_signal(signal.SIGINT)
+            yield batch
+
+    reference = train(adapted(), batches(), SETTINGS, "reference")
+    result = train(adapted(), signalled_at(4), SETTINGS, "ignored")
+    assert result.losses == reference.losses
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
 @pytest.mark.reliability(
     kind='kill', surface='training',
     tried='SIGINT during step 5',
     held='step 5 finishes, checkpoint written, SIGINT handler restored; the resume is bit-identical',
 )
-def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path, reliability):
+def test_ctrl_c_finishes_the_step_saves_and_resumes(tmp_path, reliability, sigint_as_in_a_terminal):
     reference = train(adapted(), batches(), SETTINGS, "reference")
 
     def interrupted_at(step: int):
