@@ -328,7 +328,7 @@ def test_evaluating_a_circuit_free_adapter_on_another_backend_says_it_is_unused(
 
     adapter = saved_lora(tmp_path)
     seen = []
-    monkeypatch.setattr(evaluate_adapter, "_evaluate_on", lambda options, base, runtime, examples: seen.append(
+    monkeypatch.setattr(evaluate_adapter, "_evaluate_on", lambda options, base, runtime, backend, examples: seen.append(
         runtime) or {"label": "x", "accuracy": 0, "correct": 0, "total": 1, "seconds": 0,
                      "backend_usage": {"summary": ""}})  # fmt: skip
     options = evaluate_adapter.EvaluateOptions(adapter=adapter, model="unused", shots=100, limit=1)

@@ -57,6 +57,36 @@ def empty_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def test_a_default_run_builds_one_backend_and_lora_uses_none(cache, tmp_path, monkeypatch):
+    """One run, one backend instance, shared by every circuit method; LoRA runs no circuit and gets none."""
+    from qwthn_emulator.backend import EmulatorBackend
+
+    built = []
+    original = EmulatorBackend.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmulatorBackend, "__init__", counted)
+    metrics = run_finetune(FinetuneOptions(output=tmp_path / "run"), TINY)
+    assert len(built) == 1
+    assert metrics["methods"]["qwthn"]["backend_usage"]["calls"] > 0
+    assert metrics["methods"]["lora"]["backend_usage"]["calls"] == 0
+
+
+def test_backend_options_timeout_and_retries_reach_the_runtime(cache, tmp_path):
+    options = FinetuneOptions(output=tmp_path / "run", backend_options='{"dtype": "complex128"}', timeout=30.0,
+                              retries=1, device="cpu", method="qwthn")  # fmt: skip
+    plan = prepare(options, TINY)
+    assert plan.runtime.backend_options == {"dtype": "complex128"} and plan.runtime.device == "cpu"
+    assert (plan.runtime.timeout, plan.runtime.retries) == (30.0, 1)
+    assert plan.backend.options.dtype == "complex128"  # the one instance was built with the options
+    metrics = run_finetune(options, TINY)
+    assert metrics["methods"]["qwthn"]["runtime"]["timeout"] == 30.0
+    assert metrics["methods"]["qwthn"]["runtime"]["backend_options"] == {"dtype": "complex128"}
+
+
 def test_default_run_writes_adapters_metrics_and_plot(cache, tmp_path):
     output = tmp_path / "run"
     metrics = run_finetune(FinetuneOptions(output=output), TINY)

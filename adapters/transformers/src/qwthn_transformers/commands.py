@@ -11,26 +11,24 @@ from typing import Annotated, Optional
 
 import typer
 
+from qwthn.cli_runtime import RuntimeFlags, with_runtime_flags
 from qwthn.plugins import host
+
+RUN_FLAGS = ("backend", "backend_options", "shots", "device", "timeout", "retries")
+"""The runtime flags of the commands that train or evaluate (declared once, in qwthn.cli_runtime)."""
 
 
 def _names(items: list[str]) -> str:
     return ", ".join(items) or "none installed"
 
 
+@with_runtime_flags(*RUN_FLAGS)
 def finetune(
     model: Annotated[Optional[str], typer.Option(
         help="Local model directory or hub id.  \\[default: the embedded tiny Qwen2, pre-trained here on first use]"
     )] = None,
     dataset: Annotated[Optional[Path], typer.Option(
         help='JSONL file, one {"prompt", "response"} per line.  \\[default: the built-in math word problems]'
-    )] = None,
-    backend: Annotated[Optional[str], typer.Option(
-        help=f"Quantum backend: {_names([entry.name for entry in host.backends()])} (see `qwthn backends`).  "
-        "\\[default: emulator]"
-    )] = None,
-    shots: Annotated[Optional[int], typer.Option(
-        help="Finite shots per circuit row.  \\[default: exact expectation values]"
     )] = None,
     method: Annotated[Optional[str], typer.Option(
         help=f"Adapter method: {_names(host.methods.names())}.  \\[default: qwthn and lora, compared]"
@@ -68,19 +66,24 @@ def finetune(
         "--trust-remote-code", help="Run Python code shipped with the model (an auto_map in its config); only for "
         "code you have read.  \\[default: off]"
     )] = False,
+    runtime: Optional[RuntimeFlags] = None,  # filled by with_runtime_flags from the flags above
 ) -> None:  # fmt: skip
     """Fine-tune with QWTHN and/or LoRA; with no options, the embedded offline demo."""
     from qwthn_transformers.finetune import FinetuneOptions, run_finetune
 
     options = FinetuneOptions(
-        model=model, dataset=dataset, backend=backend, shots=shots, method=method, config=adapter_config,
+        model=model, dataset=dataset, method=method, config=adapter_config,
         output=output, seed=seed, max_steps=max_steps, dry_run=dry_run, forward_only=forward_only,
         init_adapter=init_adapter, checkpoint_every=checkpoint_every, resume=resume,
-        trust_remote_code=trust_remote_code,
+        trust_remote_code=trust_remote_code, **vars(runtime or RuntimeFlags()),
     )  # fmt: skip
     run_finetune(options)
 
 
+@with_runtime_flags(*RUN_FLAGS, help_overrides={
+    "backend": "Quantum backend to run the circuits on (see `qwthn backends`); the exact emulator is shown beside "
+    "it.  \\[default: emulator]",
+})  # fmt: skip
 def evaluate(
     adapter: Annotated[Path, typer.Argument(help="Adapter directory written by `qwthn finetune` or save_adapter.")],
     model: Annotated[Optional[str], typer.Option(
@@ -89,15 +92,6 @@ def evaluate(
     dataset: Annotated[Optional[Path], typer.Option(
         help='JSONL file, one {"prompt", "response"} per line, all evaluated.  '
         "\\[default: the embedded demo's held-out problems]"
-    )] = None,
-    backend: Annotated[str, typer.Option(
-        help=f"Quantum backend to run the circuits on: {_names([entry.name for entry in host.backends()])}."
-    )] = "emulator",
-    backend_options: Annotated[Optional[str], typer.Option(
-        help="The backend's options as a JSON object (see `qwthn backends NAME`).  \\[default: its defaults]"
-    )] = None,
-    shots: Annotated[Optional[int], typer.Option(
-        help="Finite shots per circuit row.  \\[default: exact expectation values]"
     )] = None,
     seed: Annotated[int, typer.Option(help="Root seed of shot sampling.")] = 0,
     limit: Annotated[Optional[int], typer.Option(
@@ -114,6 +108,7 @@ def evaluate(
         "--trust-remote-code", help="Run Python code shipped with the model (an auto_map in its config); only for "
         "code you have read.  \\[default: off]"
     )] = False,
+    runtime: Optional[RuntimeFlags] = None,  # filled by with_runtime_flags from the flags above
 ) -> None:  # fmt: skip
     """Held-out exact match of a trained adapter with its circuits on any backend, next to the exact emulator."""
     import json
@@ -123,34 +118,31 @@ def evaluate(
     from qwthn_transformers.evaluate_adapter import EvaluateOptions, run_evaluate
 
     options = EvaluateOptions(
-        adapter=adapter, model=model, dataset=dataset, backend=backend, backend_options=backend_options,
-        shots=shots, seed=seed, limit=limit, dry_run=dry_run, trust_remote_code=trust_remote_code,
+        adapter=adapter, model=model, dataset=dataset, seed=seed, limit=limit, dry_run=dry_run,
+        trust_remote_code=trust_remote_code, **vars(runtime or RuntimeFlags()),
     )  # fmt: skip
     report = run_evaluate(options, Console(quiet=True) if as_json else None)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
 
 
+@with_runtime_flags("backend", "backend_options", "device", help_overrides={
+    "backend": "Exact backend that evaluates the circuits on the Fourier grid.  \\[default: emulator]",
+    "backend_options": "The backend's options as a JSON object.  \\[default: complex128 for the emulator]",
+})  # fmt: skip
 def dequantize(
     adapter: Annotated[Path, typer.Argument(help="Trained QWTHN/QTHA adapter directory.")],
     output: Annotated[Path, typer.Argument(help="Directory for the dequantized adapter, new or empty.")],
-    backend: Annotated[str, typer.Option(
-        help="Exact backend that evaluates the circuits on the Fourier grid."
-    )] = "emulator",
-    backend_options: Annotated[Optional[str], typer.Option(
-        help="The backend's options as a JSON object.  \\[default: complex128 for the emulator]"
-    )] = None,
+    runtime: Optional[RuntimeFlags] = None,  # filled by with_runtime_flags from the flags above
 ) -> None:  # fmt: skip
     """Replace every circuit of an adapter by its exact Fourier series: same outputs, no quantum backend needed."""
     from qwthn.console import make_console
-    from qwthn.runtime import RuntimeConfig
     from qwthn_transformers.dequantize import dequantize_adapter
-    from qwthn_transformers.evaluate_adapter import parse_backend_options
 
-    options = parse_backend_options(backend_options)
-    if backend == "emulator" and backend_options is None:
-        options = {"dtype": "complex128"}
-    report = dequantize_adapter(adapter, output, RuntimeConfig(backend=backend, backend_options=options))
+    runtime = runtime or RuntimeFlags()
+    if runtime.backend in (None, "emulator") and runtime.backend_options is None:
+        runtime.backend_options = {"dtype": "complex128"}
+    report = dequantize_adapter(adapter, output, runtime.runtime_config())
     make_console().print(
         f"dequantized {report['layers']} {report['method']} layer(s) into {report['output']}: "
         f"{report['terms_per_output']} Fourier terms per read-out, {report['parameters_before']:,} -> "

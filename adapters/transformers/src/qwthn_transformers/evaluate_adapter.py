@@ -10,14 +10,14 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from qwthn.cli_runtime import RuntimeFlags, create_backend
 from qwthn.console import make_console, warn
+from qwthn.contract.backend import QuantumBackend
 from qwthn.errors import QwthnError
-from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn.validation import check_seed
 from qwthn_transformers.data import Example, load_jsonl
@@ -32,53 +32,30 @@ EXACT = RuntimeConfig()
 """The reference every other backend is shown against: the exact emulator."""
 
 
-@dataclass
-class EvaluateOptions:
-    """What `qwthn evaluate` accepts; None means the default named in `--help`."""
+@dataclass(kw_only=True)
+class EvaluateOptions(RuntimeFlags):
+    """What `qwthn evaluate` accepts (the runtime flags included); None means the default named in `--help`."""
 
     adapter: Path
     model: str | None = None
     dataset: Path | None = None
-    backend: str = "emulator"
-    backend_options: str | None = None
-    shots: int | None = None
     seed: int = 0
     limit: int | None = None
     dry_run: bool = False
     trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
-        for name, flag in (("adapter", "ADAPTER"), ("model", "--model"), ("backend", "--backend"),
-                           ("dataset", "--dataset")):  # fmt: skip
+        for name, flag in (("adapter", "ADAPTER"), ("model", "--model"), ("dataset", "--dataset")):
             value = getattr(self, name)
             if isinstance(value, str) and not value.strip():  # Path('') is '.', silently a directory
                 raise QwthnError(f"{flag} is empty; give it a value, or leave it out for its default")
 
 
-def parse_backend_options(text: str | None) -> dict[str, Any]:
-    """--backend-options: a JSON object, or one line saying what is wrong with it."""
-    if text is None:
-        return {}
-    try:
-        backend_options = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise QwthnError(f"--backend-options is not valid JSON ({error.msg}); pass an object like '{{}}'") from None
-    if not isinstance(backend_options, dict):
-        raise QwthnError("--backend-options must be a JSON object, e.g. '{\"dtype\": \"complex128\"}'")
-    return backend_options
-
-
-def _runtime(options: EvaluateOptions) -> RuntimeConfig:
-    backend_options = parse_backend_options(options.backend_options)
-    if options.shots is not None and options.shots < 1:
-        raise QwthnError(f"--shots must be at least 1, got {options.shots}")
+def _runtime(options: EvaluateOptions) -> tuple[RuntimeConfig, QuantumBackend]:
+    """The chosen runtime and its one backend instance: unknown name or bad option fails before any model loads."""
     check_seed(options.seed, "--seed")
-    runtime = RuntimeConfig(
-        backend=options.backend, backend_options=backend_options, shots=options.shots, seed=options.seed,
-        dry_run=options.dry_run,
-    )  # fmt: skip
-    host.create_backend(runtime.backend, runtime.backend_options)  # unknown name or bad option: fail now
-    return runtime
+    runtime = options.runtime_config(seed=options.seed, dry_run=options.dry_run)
+    return runtime, create_backend(runtime)
 
 
 def _base_model(options: EvaluateOptions) -> str:
@@ -101,10 +78,12 @@ def _examples(options: EvaluateOptions) -> tuple[list[Example], str]:
     return examples[: options.limit] if options.limit is not None else examples, name
 
 
-def _evaluate_on(options: EvaluateOptions, base: str, runtime: RuntimeConfig, examples: list[Example]) -> dict:
+def _evaluate_on(
+    options: EvaluateOptions, base: str, runtime: RuntimeConfig, backend: QuantumBackend | None, examples: list[Example]
+) -> dict:  # fmt: skip
     label = _label(runtime)
     model, tokenizer = load_causal_lm(base, trust_remote_code=options.trust_remote_code)
-    shared = Runtime.from_config(runtime)
+    shared = Runtime.from_config(runtime, backend=backend)
     load_adapter(model, options.adapter, shared)
     start = time.perf_counter()
     result = exact_match(model, tokenizer, examples, description=f"evaluating on {label}")
@@ -133,11 +112,11 @@ def run_evaluate(options: EvaluateOptions, console: Console | None = None) -> di
     """
     options.adapter = Path(options.adapter)
     config = read_adapter_config(options.adapter)
-    runtime = _runtime(options)
+    runtime, backend = _runtime(options)
     base = _base_model(options)
     examples, dataset = _examples(options)
     read_adapter_weights(options.adapter)  # a damaged weights file fails now, not after the base model loads
-    check_adapter_on_backend(config, runtime)  # qubits, gates, shot limits: before any model loads
+    check_adapter_on_backend(config, Runtime.from_config(runtime, backend=backend))  # before any model loads
     runtimes = [runtime] if runtime == EXACT or runtime.dry_run else [runtime, EXACT]
     unused = [f"--backend {runtime.backend}"] * (runtime.backend != EXACT.backend) + [
         f"--shots {runtime.shots}"] * (runtime.shots is not None)  # fmt: skip
@@ -145,7 +124,8 @@ def run_evaluate(options: EvaluateOptions, console: Console | None = None) -> di
         warn(f"this {config.method} adapter runs no circuit, so {' and '.join(unused)} go unused; it is evaluated "
              "once, classically")  # fmt: skip
         runtimes = [runtime]
-    results = [_evaluate_on(options, base, each, examples) for each in runtimes]
+    # the chosen backend's instance serves its run; the exact reference builds its own emulator
+    results = [_evaluate_on(options, base, each, backend if each is runtime else None, examples) for each in runtimes]
     report = {"adapter": str(options.adapter), "method": config.method, "base_model": base, "dataset": dataset,
               "results": results}  # fmt: skip
     _print(report, console or make_console())

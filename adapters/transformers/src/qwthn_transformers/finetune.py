@@ -25,7 +25,9 @@ from rich.console import Console
 from rich.table import Table
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from qwthn.cli_runtime import RuntimeFlags, create_backend
 from qwthn.console import make_console, warn
+from qwthn.contract.backend import QuantumBackend
 from qwthn.errors import QwthnError
 from qwthn.files import check_writable, write_json_atomically, write_text_atomically
 from qwthn.methods.base import AdapterConfig
@@ -76,18 +78,17 @@ DEFAULT_CHECKPOINT_EVERY = 50
 RESULT_SUFFIX = "result.json"
 STATE_DIR = "state"
 """Inside a run directory while it runs: the options, the base evaluation, checkpoints and finished results."""
-RESUMABLE_OPTIONS = ("model", "dataset", "backend", "shots", "method", "config", "seed", "max_steps", "forward_only",
-                     "init_adapter", "checkpoint_every", "trust_remote_code")  # fmt: skip
+RESUMABLE_OPTIONS = ("model", "dataset", "backend", "backend_options", "shots", "device", "timeout", "retries",
+                     "method", "config", "seed", "max_steps", "forward_only", "init_adapter", "checkpoint_every",
+                     "trust_remote_code")  # fmt: skip
 
 
-@dataclass
-class FinetuneOptions:
-    """What `qwthn finetune` accepts; None means the embedded default."""
+@dataclass(kw_only=True)
+class FinetuneOptions(RuntimeFlags):
+    """What `qwthn finetune` accepts (the runtime flags included); None means the embedded default."""
 
     model: str | None = None
     dataset: Path | None = None
-    backend: str | None = None
-    shots: int | None = None
     method: str | None = None
     config: Path | None = None
     output: Path | None = None
@@ -168,6 +169,8 @@ class RunPlan:
 
     methods: dict[str, MethodRecipe]
     runtime: RuntimeConfig
+    backend: QuantumBackend
+    """The run's one backend instance, shared by every circuit method (circuit-free ones need none)."""
     output: Path
     dataset: list[Example] | None
     recipe: Recipe
@@ -180,18 +183,13 @@ class RunPlan:
         return self.output / STATE_DIR
 
 
-def _resolve_runtime(options: FinetuneOptions) -> RuntimeConfig:
-    """Where the circuits run; the backend is built once here so a bad name fails before any model loads."""
-    if options.shots is not None and options.shots < 1:
-        raise QwthnError(f"--shots must be at least 1, got {options.shots}")
-    name = options.backend or "emulator"
-    backend = host.create_backend(name, {})
-    shots = options.shots
-    if options.forward_only and shots is None and backend.capabilities.supports_shots:
-        shots = FORWARD_ONLY_SHOTS
-    return RuntimeConfig(
-        backend=name, shots=shots, seed=options.seed, dry_run=options.dry_run, forward_only=options.forward_only
-    )
+def _resolve_runtime(options: FinetuneOptions) -> tuple[RuntimeConfig, QuantumBackend]:
+    """Where the circuits run, and the run's one backend instance: a bad name or option fails before any model loads."""
+    runtime = options.runtime_config(seed=options.seed, dry_run=options.dry_run, forward_only=options.forward_only)
+    backend = create_backend(runtime)
+    if options.forward_only and runtime.shots is None and backend.capabilities.supports_shots:
+        runtime = runtime.model_copy(update={"shots": FORWARD_ONLY_SHOTS})
+    return runtime, backend
 
 
 def _resolve_methods(options: FinetuneOptions, recipe: Recipe) -> dict[str, MethodRecipe]:
@@ -267,9 +265,9 @@ def _check_model(options: FinetuneOptions) -> None:
         check_model_directory(path)
 
 
-def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig) -> None:
+def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig, backend: QuantumBackend) -> None:
     """Each adapter's circuit against the backend's capabilities (qubits, gates, shots), before any model loads."""
-    shared = Runtime.from_config(runtime)
+    shared = Runtime.from_config(runtime, backend=backend)
     for method in methods.values():
         check_adapter_on_backend(method.adapter, shared)
 
@@ -293,11 +291,11 @@ def prepare(options: FinetuneOptions, recipe: Recipe | None = None, processes: P
         if method.batch_size < processes.world_size:
             raise QwthnError(f"{name} trains with batch {method.batch_size}, which cannot be split over "
                              f"{processes.world_size} processes; launch at most {method.batch_size}")  # fmt: skip
-    runtime = _resolve_runtime(options)
-    _check_circuits(methods, runtime)
+    runtime, backend = _resolve_runtime(options)
+    _check_circuits(methods, runtime, backend)
     dataset = load_jsonl(options.dataset) if options.dataset is not None else None
     output = Path(processes.decide(lambda: str(_resolve_output(options.output, resuming=options.resume is not None))))
-    return RunPlan(methods, runtime, output, dataset, recipe, options, options.init_adapter, processes)
+    return RunPlan(methods, runtime, backend, output, dataset, recipe, options, options.init_adapter, processes)
 
 
 def _digest(path: Path | None) -> str | None:
@@ -334,7 +332,9 @@ def resumed_options(options: FinetuneOptions) -> FinetuneOptions:
     except (OSError, ValueError):
         raise QwthnError(f"--resume {directory}: not a resumable qwthn finetune run ({record_path} is missing or "
                          "unreadable)") from None  # fmt: skip
-    saved = FinetuneOptions(**{name: record[name] for name in RESUMABLE_OPTIONS}, output=directory, resume=directory)
+    # a run started before a flag existed resumes with that flag at its default
+    saved = FinetuneOptions(**{name: record[name] for name in RESUMABLE_OPTIONS if name in record}, output=directory,
+                            resume=directory)  # fmt: skip
     for name in ("dataset", "config"):
         if record[f"{name}_sha256"] != _digest(getattr(saved, name)):
             raise QwthnError(f"--resume {directory}: the {_flag(name)} file {getattr(saved, name)} changed since "
@@ -390,11 +390,17 @@ def _evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, held_o
     }
 
 
-def _adapt(model: PreTrainedModel, method: MethodRecipe, runtime: RuntimeConfig, init: Path | None) -> InjectionReport:
-    """A fresh adapter, or (with --init-adapter) a saved one to train further, e.g. forward-only on hardware."""
+def _adapt(
+    model: PreTrainedModel, method: MethodRecipe, runtime: RuntimeConfig, backend: QuantumBackend, init: Path | None
+) -> InjectionReport:  # fmt: skip
+    """A fresh adapter, or (with --init-adapter) a saved one to train further, e.g. forward-only on hardware.
+
+    Circuit methods share the run's backend instance; a circuit-free method (LoRA) gets none."""
+    if init is None and not method.adapter.runs_circuits:
+        return inject_adapter(model, method.adapter, Runtime.classical())
+    shared = Runtime.from_config(runtime, backend=backend)
     if init is None:
-        return inject_adapter(model, method.adapter, Runtime.from_config(runtime))
-    shared = Runtime.from_config(runtime)
+        return inject_adapter(model, method.adapter, shared)
     load_adapter(model, init, shared)
     targets = tuple(adapter_layers(model))
     return InjectionReport(targets, *count_parameters(model), shared)
@@ -414,7 +420,7 @@ def _finetune_one(
     label = method.adapter.describe()
     # Each rank draws its own shots; rank 0 the ones a one-process run draws.
     own_runtime = runtime.model_copy(update={"seed": processes.rank_seed(runtime.seed)})
-    report = _adapt(model, method, own_runtime, plan.init_adapter)
+    report = _adapt(model, method, own_runtime, plan.backend, plan.init_adapter)
     encoded = [encode_example(tokenizer, example, max_length) for example in train_set]
     cut = truncated(tokenizer, train_set, max_length)
     if cut and processes.is_main:
@@ -513,7 +519,7 @@ def dry_run_finetune(plan: RunPlan, options: FinetuneOptions, console: Console) 
     for name, method in plan.methods.items():
         model, tokenizer = load()
         torch.manual_seed(options.seed)
-        injected = _adapt(model, method, plan.runtime, plan.init_adapter)
+        injected = _adapt(model, method, plan.runtime, plan.backend, plan.init_adapter)
         encoded = [encode_example(tokenizer, example, plan.recipe.max_length) for example in train_set]
         batches = example_batches(encoded, method.batch_size, tokenizer.pad_token_id, options.seed)
         train(model, batches, TrainSettings(steps=1, learning_rate=method.learning_rate), f"dry run of {name}")

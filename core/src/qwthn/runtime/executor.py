@@ -140,11 +140,16 @@ class Runtime:
         self._lowered: dict[Circuit, Lowering] = {}
 
     @classmethod
-    def from_config(cls, config: RuntimeConfig | None = None, *, tracker: Tracker | None = None) -> Runtime:
+    def from_config(
+        cls, config: RuntimeConfig | None = None, *, tracker: Tracker | None = None,
+        backend: QuantumBackend | None = None,
+    ) -> Runtime:  # fmt: skip
+        """A runtime for `config`; pass `backend` (built from the same config) to share one instance per run."""
         from qwthn.plugins import host
 
         config = config if config is not None else RuntimeConfig()
-        backend = host.create_backend(config.backend, config.backend_options)
+        if backend is None:
+            backend = host.create_backend(config.backend, config.backend_options)
         return cls(
             backend, shots=config.shots, seed=config.seed, device=config.device, timeout=config.timeout,
             retries=config.retries, retry_backoff=config.retry_backoff, tracker=tracker, dry_run=config.dry_run,
