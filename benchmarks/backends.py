@@ -1,7 +1,7 @@
 """Vendor backends through qwthn against the same SDK called by hand: overhead and batching gain.
 
 For each case in benchmarks/backend_cases/ (one per SDK) and n qubits, the adapter's circuit
-(`circuit_for(QWTHNConfig(n_qubits=n))`: RY encoding, 2 layers of RZ/RY, a CZ chain) on a batch of
+(`QWTHNConfig(n_qubits=n).circuit()`: RY encoding, 2 layers of RZ/RY, a CZ chain) on a batch of
 B rows, timed three ways in one process:
 
 - qwthn: a QuantumLayer on a Runtime over the plugin, as an adapter runs it;
@@ -44,7 +44,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qwthn import QWTHNConfig, get_backend
 from qwthn.errors import QwthnError
-from qwthn.methods.qwthn.ansatz import circuit_for
 from qwthn.runtime import QuantumLayer, Runtime
 
 N_LAYERS = QWTHNConfig().n_layers
@@ -101,7 +100,7 @@ def shifted_rows(inputs: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, n
 def measure(
     case: ModuleType, n_qubits: int, batch: int, gradient_batch: int, repeats: int, budget: float
 ) -> dict[str, float | str]:
-    circuit = circuit_for(QWTHNConfig(n_qubits=n_qubits, n_layers=N_LAYERS))
+    circuit = QWTHNConfig(n_qubits=n_qubits, n_layers=N_LAYERS).circuit()
     rng = np.random.default_rng(n_qubits)
     inputs = rng.uniform(-math.pi, math.pi, (batch, n_qubits))
     weights = rng.uniform(-math.pi, math.pi, circuit.n_weights)

@@ -1,6 +1,6 @@
 """QNN forward+backward throughput: the qwthn emulator against PennyLane and against a dense-GEMM floor.
 
-The QNN is the adapter's own circuit, built by core from a QWTHNConfig (`circuit_for`): RY angle
+The QNN is the adapter's own circuit, built by core from a QWTHNConfig (`QWTHNConfig.circuit()`): RY angle
 encoding of n inputs, then L layers of [RZ(w), RY(w) on every qubit] with a CZ chain between
 layers, read out <Z_i> on every qubit; loss = sum of outputs; gradients w.r.t. inputs and weights.
 
@@ -32,7 +32,6 @@ import torch
 
 from qwthn import QWTHNConfig, get_backend
 from qwthn.contract.circuit import Circuit
-from qwthn.methods.qwthn.ansatz import circuit_for
 from qwthn.runtime import QuantumLayer, Runtime
 
 TARGET_VS_PENNYLANE = 35.0
@@ -60,7 +59,7 @@ def load() -> str:
 
 def qnn_circuit(n_qubits: int, n_layers: int) -> Circuit:
     """The circuit a QWTHN adapter with n qubits and L layers (other knobs at their defaults) runs."""
-    return circuit_for(QWTHNConfig(n_qubits=n_qubits, n_layers=n_layers))
+    return QWTHNConfig(n_qubits=n_qubits, n_layers=n_layers).circuit()
 
 
 PENNYLANE_OPS = {"RX": "RX", "RY": "RY", "RZ": "RZ", "H": "Hadamard", "X": "PauliX", "CZ": "CZ", "CNOT": "CNOT"}

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from qwthn.errors import QwthnError
+from qwthn_transformers.ablation import plan as planning
 from qwthn_transformers.ablation import runner
+from qwthn_transformers.ablation import unit as ablation_unit
 from qwthn_transformers.ablation.arms import SMOKE_ARMS
 from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
@@ -27,14 +29,14 @@ def smoke(output, **overrides) -> AblationOptions:
 
 def base_validation_loss(options: AblationOptions) -> float:
     """The base model's validation loss, with no adapter: what an adapter that learned nothing would score."""
-    task = runner.plan(options).task
+    task = planning.plan(options).task
     return task.validation_loss(*task.load(0))
 
 
 def with_base_rate(monkeypatch, arm: str, rate: float) -> None:
     """Centre one arm's grid at `rate` (a recipe rate set wrong on purpose)."""
-    arms = tuple(dataclasses.replace(a, base_lr=rate) if a.name == arm else a for a in runner.ARMS)
-    monkeypatch.setattr(runner, "ARMS", arms)
+    arms = tuple(dataclasses.replace(a, base_lr=rate) if a.name == arm else a for a in planning.ARMS)
+    monkeypatch.setattr(planning, "ARMS", arms)
 
 
 def test_an_arm_that_trains_only_at_low_rates_is_found_there_by_extending_its_grid(cache, tmp_path, monkeypatch):
@@ -51,7 +53,7 @@ def test_an_arm_that_trains_only_at_low_rates_is_found_there_by_extending_its_gr
     assert all(tried[rate]["diverged"] for rate in initial)  # the grid it was given could not train it
     assert row["learning_rate"] < min(initial)  # found below it, by extension
     assert row["position"] == "inside" and row["test_metric"] is not None
-    unit = json.loads(runner.result_path(tmp_path / "ab", "qtha", 0, row["learning_rate"]).read_text())
+    unit = json.loads(planning.result_path(tmp_path / "ab", "qtha", 0, row["learning_rate"]).read_text())
     assert unit["diverged"] is None and unit["max_update_ratio"] < 5
     assert unit["validation_loss"] < base_validation_loss(options) - 1e-3  # it trained: below the base model
     text = (tmp_path / "ab" / "report.md").read_text()
@@ -70,7 +72,7 @@ def test_a_diverging_unit_is_reported_as_diverged_never_as_a_score(cache, tmp_pa
     assert all("frozen layer's output" in entry["diverged"] for entry in diverged)
     assert row["learning_rate"] == 0.02 and row["seeds"] == 2
     for rate in (0.2, 2.0):  # never scored: no test metric was computed for them
-        assert not runner.test_path(tmp_path / "ab", "lora-r4", 0, rate).exists()
+        assert not planning.test_path(tmp_path / "ab", "lora-r4", 0, rate).exists()
     text = (tmp_path / "ab" / "report.md").read_text()
     assert "| lora-r4 | 0.02 | 0.2, 2 (update reached" in text
 
@@ -99,7 +101,7 @@ def test_smoke_ablation_trains_every_arm_and_writes_the_report(cache, tmp_path):
         for seed in range(2):
             if arm == "qwthn-dequantized" or str(seed) in row["diverged_seeds"]:
                 continue
-            unit = json.loads(runner.result_path(out, arm, seed, row["learning_rate"]).read_text())
+            unit = json.loads(planning.result_path(out, arm, seed, row["learning_rate"]).read_text())
             assert unit["validation_loss"] < base, (arm, seed, unit["validation_loss"], base)  # it trained
             assert unit["update_ratio"]["steps"] and unit["max_update_ratio"] == max(
                 unit["update_ratio"]["max_over_layers"])  # fmt: skip
@@ -131,7 +133,7 @@ def test_a_rerun_resumes_without_training_again(cache, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished unit was trained again")
 
-    monkeypatch.setattr(runner, "train_unit", refuse)
+    monkeypatch.setattr(ablation_unit, "train_unit", refuse)
     monkeypatch.setattr(runner, "dequantized_unit", refuse)
     second = run_ablation(options)
     assert second["summary"] == first["summary"]
@@ -162,7 +164,7 @@ def test_other_settings_on_an_existing_ablation_are_refused(cache, tmp_path):
     with pytest.raises(QwthnError, match="other settings"):
         run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], steps=3))
     (tmp_path / "old").mkdir()  # a directory of the first protocol (learning-rate multipliers, no divergence check)
-    (tmp_path / "old" / runner.SETTINGS_NAME).write_text(json.dumps({"lr_multipliers": [0.5, 1.0], "seeds": 3}))
+    (tmp_path / "old" / planning.SETTINGS_NAME).write_text(json.dumps({"lr_multipliers": [0.5, 1.0], "seeds": 3}))
     with pytest.raises(QwthnError, match="earlier tuning protocol .* pass a new --output"):
         run_ablation(smoke(tmp_path / "old"))
     (tmp_path / "other").mkdir()
@@ -179,7 +181,7 @@ def test_more_seeds_on_resume_add_units_at_the_chosen_rate_and_rerun_nothing(cac
     assert all(path.stat().st_mtime_ns == stamp for path, stamp in written.items())  # nothing re-run
     row = second["summary"]["lora-r4"]
     assert row["seeds"] == 2 and row["learning_rate"] == first["summary"]["lora-r4"]["learning_rate"]
-    assert json.loads((tmp_path / "ab" / runner.SETTINGS_NAME).read_text())["seeds"] == 2
+    assert json.loads((tmp_path / "ab" / planning.SETTINGS_NAME).read_text())["seeds"] == 2
 
 
 def test_the_minilm_task_runs_on_the_real_pretrained_encoder(tmp_path):
@@ -215,6 +217,6 @@ def test_smoke_with_a_dataset_trains_the_tiny_model_on_that_dataset(cache, tmp_p
     data.write_text("\n".join(lines) + "\n")
     report = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], dataset=data))
     assert "mine.jsonl" in report["task"]
-    task = runner.plan(smoke(tmp_path / "ab", arms=["lora-r4"], dataset=data)).task
+    task = planning.plan(smoke(tmp_path / "ab", arms=["lora-r4"], dataset=data)).task
     train_set, validation, test = task.splits()
     assert len(train_set) + len(validation) + len(test) == 34 and all("=" in e.prompt for e in test)

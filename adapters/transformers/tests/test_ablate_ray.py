@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from qwthn.errors import QwthnError
-from qwthn_transformers.ablation import cluster, runner
+from qwthn_transformers.ablation import cluster, ray_address
+from qwthn_transformers.ablation import plan as planning
+from qwthn_transformers.ablation import unit as ablation_unit
 from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
 from qwthn_transformers.embedded import base_model
@@ -75,15 +77,15 @@ def test_the_ray_grid_matches_the_sequential_grid_and_resumes(local_ray, tmp_pat
     assert same_report(written) == same_report(json.loads((tmp_path / "seq" / "report.json").read_text()))
     assert {p.name for p in (tmp_path / "ray").iterdir()} == {p.name for p in (tmp_path / "seq").iterdir()}
     monkeypatch.setattr(cluster, "run_on_ray", refuse)
-    monkeypatch.setattr(runner, "train_unit", refuse)
+    monkeypatch.setattr(ablation_unit, "train_unit", refuse)
     assert untimed(run_ablation(smoke(tmp_path / "ray", ray="local"))) == untimed(distributed)
 
 
 def test_a_failed_unit_is_named_in_one_line_and_the_rest_resume(local_ray, tmp_path, monkeypatch):
     options = smoke(tmp_path / "ab", arms=["lora-r4", "qwthn"], ray="local")
     options.output.mkdir()
-    (options.output / runner.SETTINGS_NAME).write_text(json.dumps(options.settings()))
-    blocker = runner.unit_dir(options.output, "qwthn", 0, 0.00632)
+    (options.output / planning.SETTINGS_NAME).write_text(json.dumps(options.settings()))
+    blocker = planning.unit_dir(options.output, "qwthn", 0, 0.00632)
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the unit's directory goes")
     with pytest.raises(QwthnError) as failed:
@@ -91,8 +93,8 @@ def test_a_failed_unit_is_named_in_one_line_and_the_rest_resume(local_ray, tmp_p
     message = str(failed.value)
     assert "\n" not in message and "1 of 4 units failed" in message
     assert "qwthn, seed 0, learning rate 0.00632: " in message and "rerun the same command to resume" in message
-    saved = runner.result_path(options.output, "lora-r4", 0, 0.00632)
-    assert saved.is_file() and not runner.result_path(options.output, "qwthn", 0, 0.00632).is_file()
+    saved = planning.result_path(options.output, "lora-r4", 0, 0.00632)
+    assert saved.is_file() and not planning.result_path(options.output, "qwthn", 0, 0.00632).is_file()
     blocker.unlink()
     before = saved.stat().st_mtime_ns
     report = run_ablation(options)  # only the failed unit runs again
@@ -125,5 +127,5 @@ def test_an_address_nothing_listens_on_is_refused_in_seconds_before_anything_is_
     start = time.perf_counter()
     with pytest.raises(QwthnError, match=r"^cannot reach a Ray cluster at .*\(.*\); start one there"):
         run_ablation(smoke(tmp_path / "ab", ray=address))
-    assert time.perf_counter() - start < cluster.CONNECT_TIMEOUT_S + 5
+    assert time.perf_counter() - start < ray_address.CONNECT_TIMEOUT_S + 5
     assert not (tmp_path / "ab").exists()

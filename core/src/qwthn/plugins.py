@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from qwthn.contract import hookspecs
 from qwthn.contract.backend import QuantumBackend
 from qwthn.errors import BackendNotFoundError, OptionsError, PluginValidationError
-from qwthn.methods.registry import MethodRegistry
+from qwthn.method_registry import MethodRegistry
 
 DEFAULT_BACKEND = "emulator"
 ALLOW_LIST_ENV = "QWTHN_PLUGINS"
@@ -399,7 +399,7 @@ def _core_extras() -> set[str]:
 
 
 def _core_version() -> str:
-    from qwthn import __version__
+    from qwthn.version import __version__
 
     return __version__
 

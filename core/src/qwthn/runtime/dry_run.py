@@ -14,7 +14,7 @@ import torch
 
 from qwthn.contract.backend import CompletedJob
 from qwthn.contract.circuit import Circuit
-from qwthn.testing import reference
+from qwthn.runtime import reference
 
 
 def stand_in_job(circuit: Circuit, reorder: torch.Tensor | None, inputs: torch.Tensor, weights: torch.Tensor):

@@ -1,6 +1,6 @@
 """The ablation's units as Ray tasks (`qwthn ablate --ray ADDRESS`): same units, same files, same report.
 
-Each task runs `runner.run_unit`, the function the sequential run calls, so training and the atomic
+Each task runs `unit.run_unit`, the function the sequential run calls, so training and the atomic
 result write are one code path. Workers write into `--output` themselves: a unit finished on the
 cluster is on disk even if the driver dies, and a rerun resumes from there. On several machines
 `--output` must therefore be a filesystem every node mounts at the same path, and every node needs
@@ -21,53 +21,17 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from qwthn.console import make_console
 from qwthn.errors import QwthnError
+from qwthn_transformers.ablation.plan import Plan, result_path
+from qwthn_transformers.ablation.ray_address import import_ray
+from qwthn_transformers.ablation.unit import run_unit
 
 if TYPE_CHECKING:
     from qwthn_transformers.ablation.arms import Arm
-    from qwthn_transformers.ablation.runner import Plan
 
-INSTALL = "pip install 'qwthn-transformers[ray]'"
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 """One thread per unit: a unit asks Ray for one CPU, and oversubscribed BLAS threads only slow a node down."""
-
-
-def _ray() -> ModuleType:
-    try:
-        import ray
-    except ModuleNotFoundError:
-        raise QwthnError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
-    return ray
-
-
-CONNECT_TIMEOUT_S = 10.0
-"""Seconds a cluster address may take to accept a TCP connection before `--ray` gives up (Ray retries for minutes)."""
-
-
-def check_address(address: str) -> None:
-    """Before anything is written or loaded: Ray importable, an address given, and a remote address reachable.
-
-    Ray's own client retries an unreachable GCS for minutes, printing a warning each time and
-    ignoring Ctrl-C; a plain TCP connect with a timeout answers in seconds, in one line.
-    """
-    if not address.strip():
-        raise QwthnError("--ray takes an address: local, auto, host:6379 or ray://host:10001")
-    _ray()
-    if address in ("local", "auto"):
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise QwthnError(f"--ray {address!r} is not an address; pass local, auto, host:6379 or ray://host:10001")
-    import socket
-
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as error:
-        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
-        raise QwthnError(
-            f"cannot reach a Ray cluster at {address!r} ({reason}); start one there (ray start --head) or pass "
-            "--ray local"
-        ) from None
 
 
 def _one_line(error: BaseException) -> str:
@@ -81,7 +45,7 @@ def _one_line(error: BaseException) -> str:
 @contextmanager
 def connected(address: str) -> Iterator[ModuleType]:
     """Ray as this process already has it (a caller's own `ray.init`), or connected now and shut down after."""
-    ray = _ray()
+    ray = import_ray()
     if ray.is_initialized():
         yield ray
         return
@@ -97,9 +61,6 @@ def connected(address: str) -> Iterator[ModuleType]:
 
 def _unit_task(plan_: Plan, arm: Arm, seed: int, lr: float) -> dict:
     """Runs in a Ray worker: the sequential run's own unit function (no second copy of the training)."""
-    from qwthn.console import make_console
-    from qwthn_transformers.ablation.runner import run_unit
-
     return run_unit(plan_, arm, seed, lr, make_console())
 
 
@@ -117,8 +78,6 @@ def _portable(plan_: Plan) -> Plan:
 
 def run_on_ray(plan_: Plan, units: list[tuple[Arm, int, float]], ray: ModuleType, console: Console) -> None:
     """Train `units` as Ray tasks, one CPU each (on `ray`, as `connected` gave it); returns when all are on disk."""
-    from qwthn_transformers.ablation.runner import result_path
-
     plan_.task.load()  # here first: a bad --model fails before anything is sent; local workers find the cache
     remote = ray.remote(_unit_task).options(num_cpus=1, runtime_env={"env_vars": WORKER_ENV})
     shipped = ray.put(_portable(plan_))

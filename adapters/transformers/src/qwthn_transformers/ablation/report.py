@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from qwthn_transformers.ablation.runner import Plan
+from qwthn_transformers.ablation.plan import Plan
 from qwthn_transformers.ablation.stats import MIN_PAIRS
 from qwthn_transformers.ablation.verdict import compare, describe, verdict
 

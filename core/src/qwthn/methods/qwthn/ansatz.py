@@ -11,12 +11,9 @@ without SWAPs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from qwthn.contract.circuit import Angle, Circuit, Gate, Readout
-
-if TYPE_CHECKING:
-    from qwthn.methods.qwthn.config import QWTHNConfig
 
 Encoding = Literal["ry", "rx"]
 Entangler = Literal["chain", "ring", "none"]
@@ -55,15 +52,3 @@ def build_qnn_circuit(
             gates.extend(Gate("CZ", pair) for pair in entangler_pairs(n_qubits, entangler))
     wires = tuple(range(n_qubits)) if readout == "expval_z" else ()
     return Circuit(n_qubits, tuple(gates), n_inputs=n_qubits, n_weights=weight_index, readout=Readout(readout, wires))
-
-
-def circuit_for(config: QWTHNConfig) -> Circuit:
-    """The circuit a QWTHN layer with this config runs (benchmarks time exactly this one)."""
-    return build_qnn_circuit(
-        config.n_qubits,
-        config.n_layers,
-        encoding=config.encoding,
-        reupload=config.reupload,
-        entangler=config.entangler,
-        readout=config.readout,
-    )

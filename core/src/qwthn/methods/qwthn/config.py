@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from qwthn.methods.base import CircuitAdapterConfig
+from qwthn.methods.qwthn.ansatz import build_qnn_circuit
 from qwthn.validation import Seed
 
 if TYPE_CHECKING:
@@ -46,9 +47,11 @@ class QWTHNConfig(CircuitAdapterConfig):
         return self
 
     def circuit(self) -> Circuit:
-        from qwthn.methods.qwthn.ansatz import circuit_for
-
-        return circuit_for(self)
+        """The circuit a QWTHN layer with this config runs (benchmarks time exactly this one)."""
+        return build_qnn_circuit(
+            self.n_qubits, self.n_layers, encoding=self.encoding, reupload=self.reupload, entangler=self.entangler,
+            readout=self.readout,
+        )  # fmt: skip
 
     def describe(self) -> str:
         return "QWTHN" + self.form_note()

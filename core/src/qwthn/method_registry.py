@@ -1,5 +1,8 @@
 """The method registry: adapter method name -> config class -> layer class (as peft's `register_peft_method`).
 
+Part of the plugin host's floor, below the methods themselves: classes are checked against the
+protocols of `qwthn.contract.methods`, so nothing here imports a method.
+
 Adding a method, or an ablation variant, is one `register(name, config_class, layer_class)`
 in a plugin's `qwthn_register_methods` hook; config parsing, injection, saving and
 `qwthn finetune` all look methods up here.
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from qwthn.contract.methods import MethodConfig, MethodLayer
 from qwthn.errors import PluginValidationError, QwthnError
 
 
@@ -37,13 +41,12 @@ class MethodRegistry:
         return register
 
     def add(self, spec: MethodSpec) -> None:
-        from qwthn.methods.base import AdapterConfig, AdapterLayer
-
-        if not (isinstance(spec.config_class, type) and issubclass(spec.config_class, AdapterConfig)):
+        if not (isinstance(spec.config_class, type) and issubclass(spec.config_class, MethodConfig)):
             raise PluginValidationError(f"method '{spec.name}': config class must subclass qwthn.methods.AdapterConfig")
-        if not (isinstance(spec.layer_class, type) and issubclass(spec.layer_class, AdapterLayer)):
+        if not (isinstance(spec.layer_class, type) and issubclass(spec.layer_class, MethodLayer)):
             raise PluginValidationError(f"method '{spec.name}': layer class must subclass qwthn.methods.AdapterLayer")
-        if spec.config_class.model_fields["method"].default != spec.name:
+        method_field = getattr(spec.config_class, "model_fields", {}).get("method")
+        if method_field is None or method_field.default != spec.name:
             raise PluginValidationError(
                 f"method '{spec.name}': {spec.config_class.__name__}.method must default to '{spec.name}'"
             )

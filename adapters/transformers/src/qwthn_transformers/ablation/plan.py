@@ -1,0 +1,217 @@
+"""What an ablation will run, fixed before any model loads: its options, checks, task, arms and file layout.
+
+`plan()` validates everything a user can get wrong in one line; `ablation.json` holds the settings a
+resumed run must match; `unit_dir`/`result_path`/`test_path` are where each unit's files live.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from qwthn.errors import QwthnError
+from qwthn.methods.loading import parse_adapter_config
+from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, matched_lora, select
+from qwthn_transformers.ablation.protocol import RateSearch
+from qwthn_transformers.ablation.tasks import HEAD_LEARNING_RATE, CausalLMTask, ClassificationTask, demo_task
+from qwthn_transformers.embedded.base_model import BaseModelSpec
+from qwthn_transformers.finetune import ensure_writable
+from qwthn_transformers.inject import inject_adapter
+
+SETTINGS_NAME = "ablation.json"
+
+
+TASKS = ("demo", "minilm")
+
+
+SMOKE_SPEC = BaseModelSpec(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    vocab_size=320,
+    block_size=32,
+    batch_size=4,
+    steps=10,
+    held_out=12,
+    task_train=60,
+)
+
+PROTOCOL = 2
+"""Version of the tuning protocol (protocol.py): results of another version are never mixed into a directory."""
+
+RESUMABLE_CHANGES = frozenset({"seeds"})
+"""Settings a resumed ablation may change: more --seeds add units at the chosen rates (seed k is the same unit
+whatever the count), fewer report the first ones; the search and every written unit stay valid."""
+
+SMOKE_SEARCH = RateSearch(points=3, decades=2.0, extensions=1)
+"""The smoke run's grid: below the protocol's minimum, allowed only with --smoke (which checks the pipeline)."""
+
+
+@dataclass
+class AblationOptions:
+    output: Path
+    task: str = "demo"
+    model: str | None = None
+    dataset: Path | None = None
+    arms: list[str] | None = None
+    seeds: int = 3
+    search: RateSearch | None = None
+    """The rate search every arm gets (None: `RateSearch()`, or `SMOKE_SEARCH` with `smoke`)."""
+    steps: int | None = None
+    smoke: bool = False
+    noise_sweep: bool = True
+    ray: str | None = None
+    """Ray address for the units (`local`, `auto`, `ray://host:10001`); None: one after another here."""
+
+    @property
+    def rate_search(self) -> RateSearch:
+        return self.search or (SMOKE_SEARCH if self.smoke else RateSearch())
+
+    def settings(self) -> dict:
+        """What fixes the results: a resumed run must match it (where the units run does not)."""
+        data = asdict(self)
+        data["output"] = str(self.output)
+        data["dataset"] = str(self.dataset) if self.dataset else None
+        data["search"] = self.rate_search.as_dict()
+        data["protocol"] = PROTOCOL
+        data["head_learning_rate"] = HEAD_LEARNING_RATE if self.task == "minilm" else None
+        data.pop("noise_sweep")
+        data.pop("ray")
+        return json.loads(json.dumps(data))  # as it reads back from ablation.json
+
+
+@dataclass
+class Plan:
+    options: AblationOptions
+    task: CausalLMTask | ClassificationTask
+    arms: list[Arm]
+
+
+def _check_options(options: AblationOptions) -> None:
+    if options.task not in TASKS:
+        raise QwthnError(f"unknown --task '{options.task}'; the tasks are: {', '.join(TASKS)}")
+    if options.task == "minilm" and (options.model or options.dataset):
+        raise QwthnError("--model and --dataset go with --task demo (a causal LM on prompt/response pairs)")
+    if options.smoke and options.model:
+        raise QwthnError("--smoke runs its own tiny base model; drop --model, or drop --smoke")
+    if options.seeds < 1:
+        raise QwthnError(f"--seeds must be at least 1, got {options.seeds}")
+    options.rate_search.check(smoke=options.smoke)
+    if options.steps is not None and options.steps < 1:
+        raise QwthnError(f"--steps must be at least 1, got {options.steps}")
+    if options.dataset is not None and not options.dataset.is_file():
+        raise QwthnError(f"dataset file {options.dataset} does not exist; pass a JSONL file of prompt/response lines")
+    if options.ray is not None:
+        from qwthn_transformers.ablation.ray_address import check_address
+
+        check_address(options.ray)
+    output = options.output
+    if output.exists() and not output.is_dir():
+        raise QwthnError(f"output {output} is a file; pass a directory for --output")
+    settings_file = output / SETTINGS_NAME
+    if output.is_dir() and any(output.iterdir()):
+        if not settings_file.is_file():
+            raise QwthnError(f"output {output} is not empty and holds no ablation; pass a new --output")
+        saved = json.loads(settings_file.read_text(encoding="utf-8"))
+        if saved.get("protocol") != PROTOCOL:
+            raise QwthnError(
+                f"output {output} holds an ablation made with an earlier tuning protocol (learning-rate multipliers, "
+                "no divergence check); its results cannot be mixed with this one's: pass a new --output"
+            )
+        wanted = options.settings()
+        changed = sorted(key for key in saved.keys() | wanted.keys()
+                         if key not in RESUMABLE_CHANGES and saved.get(key) != wanted.get(key))  # fmt: skip
+        if changed:
+            raise QwthnError(
+                f"output {output} holds an ablation with other settings ({', '.join(changed)}); rerun with "
+                "the same options to resume, or pass a new --output"
+            )
+    ensure_writable(output, "--output")
+
+
+def plan(options: AblationOptions) -> Plan:
+    """Check everything before any model is loaded."""
+    _check_options(options)
+    names = options.arms if options.arms is not None else (list(SMOKE_ARMS) if options.smoke else None)
+    static = [name for name in names if not name.startswith("lora-matched-")] if names else None
+    arms = select(list(ARMS), static)
+    for name in names or []:
+        if name.startswith("lora-matched-") and name.removeprefix("lora-matched-") not in MATCHED:
+            raise QwthnError(f"unknown arm {name!r}; matched LoRA exists for: {', '.join(MATCHED)}")
+    for arm in arms:
+        parse_adapter_config(arm.adapter, source=f"arm {arm.name}")
+    if options.task == "minilm":
+        task = ClassificationTask(steps=options.steps or (6 if options.smoke else 300))
+        task.splits()  # the labelled words: fails now, not after training, when the package is missing
+        from qwthn_transformers.ablation.tasks import minilm_path
+
+        minilm_path()
+    elif options.smoke:
+        task = CausalLMTask(
+            "demo" if options.dataset is None else "dataset",
+            f"tiny smoke model on {options.dataset or 'a few math word problems'}",
+            steps=options.steps or 6,
+            batch_size=8,
+            spec=SMOKE_SPEC,
+            max_length=64,
+            dataset=options.dataset,
+        )
+    else:
+        task = demo_task(steps=options.steps, model=options.model, dataset=options.dataset)
+    return Plan(options, task, arms)
+
+
+def adapter_for(task, adapter: dict) -> dict:
+    """The arm's adapter with the default target names mapped onto this task's model."""
+    if not task.targets:
+        return dict(adapter)
+    targets = adapter.get("target_modules", ["q_proj", "v_proj"])
+    return {**adapter, "target_modules": [task.targets.get(name, name) for name in targets]}
+
+
+def _lora_counter(task):
+    def count(r: int, targets: list[str]) -> int:
+        model, _ = task.load()
+        config = parse_adapter_config(adapter_for(task, {"method": "lora", "r": r, "target_modules": targets}))
+        return inject_adapter(model, config).trainable_params
+
+    return count
+
+
+def add_matched_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
+    """Append `lora-matched-<arm>` for each matched arm run here; returns notes on size gaps (never a dropped row)."""
+    notes = []
+    wanted = [name for name in MATCHED if any(arm.name == name for arm in plan_.arms)]
+    if requested is not None:
+        wanted = [name for name in wanted if f"lora-matched-{name}" in requested]
+    counter = _lora_counter(plan_.task)
+    for name in wanted:
+        arm = next(arm for arm in plan_.arms if arm.name == name)
+        model, _ = plan_.task.load()
+        target = inject_adapter(model, parse_adapter_config(adapter_for(plan_.task, arm.adapter))).trainable_params
+        matched = matched_lora(name, target, counter)
+        if "size_gap" in matched.extra:
+            notes.append(
+                f"no LoRA comes within 5% of {name}'s {target:,} parameters on this model (ranks 1-64 on "
+                f"q_proj/v_proj give {counter(1, ['v_proj']):,} to {counter(64, ['q_proj', 'v_proj']):,}); "
+                f"{matched.name} is the nearest, {matched.extra['size_gap']} in size"
+            )
+        plan_.arms.append(matched)
+    return notes
+
+
+def unit_dir(output: Path, arm: str, seed: int, lr: float) -> Path:
+    return output / "runs" / arm / f"seed{seed}-lr{lr:g}"
+
+
+def result_path(output: Path, arm: str, seed: int, lr: float) -> Path:
+    """A unit's result, written last and atomically: its presence is what marks the unit done."""
+    return unit_dir(output, arm, seed, lr) / "result.json"
+
+
+def test_path(output: Path, arm: str, seed: int, lr: float) -> Path:
+    """The test metric of a reported unit, written once the protocol has chosen it (never before)."""
+    return unit_dir(output, arm, seed, lr) / "test.json"
