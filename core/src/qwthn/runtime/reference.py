@@ -15,6 +15,7 @@ import numpy as np
 
 from qwthn.contract.circuit import Angle, Circuit, Gate, Readout, ReadoutKind
 from qwthn.contract.gates import GATES
+from qwthn.contract.readout import z_expectations
 
 
 def _angles(circuit: Circuit, gate: Gate, inputs: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -67,13 +68,6 @@ def states(circuit: Circuit, inputs: np.ndarray | Sequence, weights: np.ndarray 
         updated = np.einsum(f"z{out_idx}{in_idx},z{in_idx}...->z{out_idx}...", matrices, moved)
         state = np.moveaxis(updated, list(range(1, k + 1)), axes)
     return state.reshape(batch, 2**n)
-
-
-def z_expectations(probs: np.ndarray, n_qubits: int, wires: Iterable[int]) -> np.ndarray:
-    """<Z_w> per wire from big-endian probabilities [batch, 2^n] -> [batch, len(wires)]."""
-    index = np.arange(2**n_qubits)
-    columns = [probs @ (1.0 - 2.0 * ((index >> (n_qubits - 1 - wire)) & 1)) for wire in wires]
-    return np.stack(columns, axis=1) if columns else np.zeros((probs.shape[0], 0))
 
 
 def evaluate(circuit: Circuit, inputs: np.ndarray | Sequence, weights: np.ndarray | Sequence) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cirq
 import numpy as np
 
-from qwthn.contract.circuit import Readout
+from qwthn.contract.readout import read_out
 from qwthn_cirq.options import CirqOptions
 from qwthn_cirq.translate import MEASUREMENT_KEY, Translated
 
@@ -38,19 +38,6 @@ def probabilities(result: cirq.SimulationTrialResult) -> np.ndarray:
     else:
         probs = np.abs(result.final_state_vector) ** 2
     return probs.astype(np.float64)
-
-
-def z_expectations(probs: np.ndarray, n_qubits: int, wires: tuple[int, ...]) -> np.ndarray:
-    """<Z_w> for each wire from big-endian probabilities: P(bit w = 0) - P(bit w = 1)."""
-    values = np.empty(len(wires))
-    for column, wire in enumerate(wires):
-        marginal = probs.reshape(2**wire, 2, 2 ** (n_qubits - 1 - wire)).sum(axis=(0, 2))
-        values[column] = marginal[0] - marginal[1]
-    return values
-
-
-def read_out(probs: np.ndarray, n_qubits: int, readout: Readout) -> np.ndarray:
-    return probs if readout.kind == "probs" else z_expectations(probs, n_qubits, readout.wires)
 
 
 def exact(simulator: cirq.SimulatesFinalState, translated: Translated, sweep: cirq.Sweepable, rows: int) -> np.ndarray:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from qwthn.contract import readout as contract_readout
 from qwthn.contract.circuit import Readout
 
 
 def z_signs(n_qubits: int, wires: tuple[int, ...]) -> torch.Tensor:
-    """[2^n, len(wires)] with +1 where the wire's bit is 0 and -1 where it is 1 (big-endian)."""
-    index = torch.arange(2**n_qubits).unsqueeze(1)
-    shifts = torch.tensor([n_qubits - 1 - wire for wire in wires], dtype=torch.long)
-    return (1 - 2 * ((index >> shifts) & 1)).to(torch.float64)
+    """The core's sign matrix (`qwthn.contract.readout.z_signs`) as a float64 tensor, for `probs @ signs` in torch."""
+    return torch.from_numpy(contract_readout.z_signs(n_qubits, wires))
 
 
 def read_out(probs: torch.Tensor, readout: Readout, signs: torch.Tensor) -> torch.Tensor:

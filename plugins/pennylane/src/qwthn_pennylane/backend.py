@@ -15,10 +15,11 @@ import torch
 
 from qwthn.contract.backend import Capabilities, QuantumBackend, check_batch
 from qwthn.contract.circuit import Circuit
+from qwthn.contract.readout import z_signs
 from qwthn_pennylane import devices
 from qwthn_pennylane.gradients import adjoint_vjp
 from qwthn_pennylane.options import PennyLaneOptions
-from qwthn_pennylane.translate import NATIVE_GATES, CompiledCircuit, as_rows, translate, z_signs
+from qwthn_pennylane.translate import NATIVE_GATES, CompiledCircuit, as_rows, translate
 
 STATE_VECTOR_QUBITS = 20
 MIXED_STATE_QUBITS = 10

@@ -101,13 +101,6 @@ class CompiledCircuit:
         return self._z_strings
 
 
-def z_signs(n_qubits: int, wires: tuple[int, ...]) -> np.ndarray:
-    """[2^n, len(wires)]: the eigenvalue of Z_w on basis state k (big-endian), so <Z_w> = probs @ signs[:, w]."""
-    indices = np.arange(2**n_qubits)[:, None]
-    shifts = np.array([n_qubits - 1 - wire for wire in wires], dtype=np.int64)[None, :]
-    return 1.0 - 2.0 * ((indices >> shifts) & 1)
-
-
 def walsh_hadamard(rows: np.ndarray, n_qubits: int) -> np.ndarray:
     """rows [B, 2^n] -> [B, 2^n] with entry S = sum_k rows[k] (-1)^{popcount(k & S)} (O(n 2^n) per row)."""
     batch = rows.shape[0]
