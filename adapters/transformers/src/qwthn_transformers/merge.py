@@ -1,8 +1,9 @@
-"""`merge_and_unload`: fold a LoRA adapter into its base weights, as peft's method of that name does.
+"""`merge_and_unload`: fold an adapter into its base weights, as peft's method of that name does.
 
-LoRA's update (alpha / r) B A x is linear in x, so W + (alpha / r) B A computes base and adapter in one
-matrix and the adapter layers can go. QWTHN and QTHA send x through a circuit (or its Fourier series):
-their update is not a linear map, so no weight matrix reproduces it and they are refused.
+A layer whose update is a linear map of x says so by returning its matrix from `delta_weight()`
+(LoRA: (alpha / r) B A), and W + that matrix computes base and adapter in one; the adapter layers
+can go. QWTHN and QTHA send x through a circuit (or its Fourier series): their update is not a
+linear map, `delta_weight()` is None, and they are refused.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from torch import nn
 
 from qwthn.errors import QwthnError
 from qwthn.methods.base import CircuitAdapterConfig
-from qwthn.methods.lora import LoRALinear
 from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, remove_adapter
 
 Model = TypeVar("Model", bound=nn.Module)
@@ -31,14 +31,15 @@ def merge_and_unload(model: Model) -> Model:
     layers = adapter_layers(model)
     if config is None or not layers:
         raise QwthnError("this model has no qwthn adapter to merge; load one with load_adapter or from_pretrained")
-    if not all(isinstance(layer, LoRALinear) for layer in layers.values()):
+    updates = {name: layer.delta_weight() for name, layer in layers.items()}
+    if any(update is None for update in updates.values()):
         hint = (
             "; keep it as an adapter (`qwthn dequantize ADAPTER OUT` gives a circuit-free one that needs no backend)"
             if isinstance(config, CircuitAdapterConfig)
             else "; keep it as an adapter"
         )
         raise QwthnError(
-            f"cannot merge a {config.describe()} adapter: its update is not a linear map of the input (only LoRA's "
+            f"cannot merge a {config.describe()} adapter: its update is not a linear map of the input (LoRA's "
             f"is), so it cannot be folded into the weight{hint}"
         )
     uses = Counter(id(param) for _, param in model.named_parameters(remove_duplicate=False))
@@ -55,9 +56,8 @@ def merge_and_unload(model: Model) -> Model:
                 "unquantized copy of the base model"
             )
     with torch.no_grad():
-        for layer in layers.values():
+        for name, layer in layers.items():
             weight = layer.base_layer.weight
-            update = (layer.lora_B.weight @ layer.lora_A.weight).float() * layer.scaling
-            weight.copy_(weight.float() + update.to(weight.device))
+            weight.copy_(weight.float() + updates[name].detach().to(weight.device))
     remove_adapter(model)
     return model

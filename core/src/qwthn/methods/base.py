@@ -145,6 +145,11 @@ class AdapterLayer(nn.Module):
             update = self.delta(self.dropout(inputs.to(torch.float32)))
         return output + update.to(output.dtype)
 
+    def delta_weight(self) -> torch.Tensor | None:
+        """The update as a float32 [out, in] matrix when it is a linear map of the input (so it can be merged
+        into the base weight), else None: a circuit's update is not linear, and no matrix reproduces it."""
+        return None
+
     def adapter_parameters(self) -> dict[str, nn.Parameter]:
         return {name: param for name, param in self.named_parameters() if not name.startswith("base_layer.")}
 

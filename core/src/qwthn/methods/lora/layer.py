@@ -29,3 +29,7 @@ class LoRALinear(AdapterLayer):
 
     def delta(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.lora_B(self.lora_A(inputs)) * self.scaling
+
+    def delta_weight(self) -> torch.Tensor:
+        """(alpha / r) B A: LoRA's update is linear in x, so this matrix is the whole update."""
+        return (self.lora_B.weight @ self.lora_A.weight).float() * self.scaling
