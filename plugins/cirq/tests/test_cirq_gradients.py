@@ -7,7 +7,7 @@ import torch
 
 from qwthn import get_backend
 from qwthn.methods.qwthn.ansatz import build_qnn_circuit
-from qwthn.runtime import QuantumLayer, Runtime
+from qwthn.testing.gradients import assert_gradients_match_emulator
 from qwthn_cirq.options import qsim_available
 
 SIMULATORS = {
@@ -17,16 +17,6 @@ SIMULATORS = {
     "qsim": {"simulator": "qsim"},  # complex64 only: measured errors ~5e-7
 }
 TOLERANCE = 1e-5
-
-
-def _outputs_and_gradients(backend, circuit, inputs, weights, cotangent):
-    layer = QuantumLayer(circuit, Runtime(backend)).double()
-    with torch.no_grad():
-        layer.weights.copy_(weights)
-    x = inputs.clone().requires_grad_()
-    outputs = layer(x)
-    (outputs * cotangent).sum().backward()
-    return outputs.detach(), x.grad, layer.weights.grad
 
 
 @pytest.mark.parametrize("readout", ["expval_z", "probs"])
@@ -42,9 +32,4 @@ def test_gradients_match_emulator_autograd(simulator, readout):
     cotangent = torch.randn(5, circuit.n_outputs, generator=generator, dtype=torch.float64)
     backend = get_backend("cirq", **options)
     assert backend.capabilities.gradient == "parameter-shift"
-    got = _outputs_and_gradients(backend, circuit, inputs, weights, cotangent)
-    want = _outputs_and_gradients(get_backend("emulator", dtype="complex128"), circuit, inputs, weights, cotangent)
-    for what, actual, expected in zip(("outputs", "d/d inputs", "d/d weights"), got, want, strict=True):
-        assert actual is not None and expected is not None, what
-        assert expected.abs().max() > 1e-2, f"{what} is too small to test anything"
-        torch.testing.assert_close(actual, expected, atol=TOLERANCE, rtol=0, msg=lambda m, w=what: f"{w}: {m}")
+    assert_gradients_match_emulator(backend, circuit, inputs, weights, cotangent, atol=TOLERANCE, smallest=1e-2)
