@@ -30,8 +30,8 @@ from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCau
 
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.methods.qtha.layer import AUTHORS_MODES
+from qwthn.model.inject import adapter_layers, count_parameters
 from qwthn_transformers import inject_adapter
-from qwthn_transformers.inject import adapter_layers, count_parameters
 
 PAPER_FEWER = 0.76
 """The paper's headline: QWTHN trains 76% fewer parameters than LoRA r=4."""

@@ -37,6 +37,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("registry", ("qwthn.plugins", "qwthn.method_registry")),
     ("runtime", ("qwthn.runtime",)),
     ("methods", ("qwthn.methods",)),
+    ("model", ("qwthn.model",)),  # adapters on any torch model: inject, save/load, merge, checkpoint
     ("surface", ("qwthn",)),  # the package's public names, the command line and the test kit
 )
 """Core's floors, bottom first: each imports only its own and those below (docs/architecture.md)."""
@@ -140,4 +141,5 @@ def test_each_core_floor_imports_only_floors_below():
         for target in targets if _floor(target) is not None and _floor(target) > _floor(module)
     ]  # fmt: skip
     assert upward == []
-    assert _floor("qwthn.runtime.dry_run") == 3 and _floor("qwthn.testing.harness") == 5
+    assert _floor("qwthn.runtime.dry_run") == 3 and _floor("qwthn.model.inject") == 5
+    assert _floor("qwthn.testing.harness") == 6

@@ -6,7 +6,7 @@ import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from qwthn import LoRAConfig, QWTHNConfig
-from qwthn_transformers import inject_adapter
+from qwthn.model import inject_adapter
 
 QWEN25_15B = Qwen2Config(  # the published Qwen2.5-1.5B shape
     vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,

@@ -124,8 +124,8 @@ def test_no_pickle_in_shipped_code(reliability):
     # the scan must really cover the code that writes adapters, checkpoints and caches
     assert {
         "core/src/qwthn/plugins.py",
-        "adapters/transformers/src/qwthn_transformers/persistence.py",
-        "adapters/transformers/src/qwthn_transformers/checkpoint.py",
+        "core/src/qwthn/model/persistence.py",
+        "core/src/qwthn/model/checkpoint.py",
         "plugins/emulator/src/qwthn_emulator/backend.py",
         "benchmarks/train_step.py",
     } <= names, sorted(names)

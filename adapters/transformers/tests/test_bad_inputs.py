@@ -14,12 +14,12 @@ from tiny_models import tiny_qwen2
 from qwthn import LoRAConfig, QWTHNConfig
 from qwthn.errors import QwthnError
 from qwthn.methods.loading import load_adapter_config
+from qwthn.model.inject import adapter_layers
 from qwthn.plugins import host
 from qwthn_transformers import inject_adapter, load_adapter, save_adapter
 from qwthn_transformers.data import load_jsonl
 from qwthn_transformers.embedded import base_model
 from qwthn_transformers.finetune import FinetuneOptions, run_finetune
-from qwthn_transformers.inject import adapter_layers
 
 QWTHN = [sys.executable, "-m", "qwthn"]
 

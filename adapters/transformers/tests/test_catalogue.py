@@ -23,10 +23,10 @@ from tiny_models import tiny_qwen2
 from qwthn import LoRAConfig, QWTHNConfig, RuntimeConfig
 from qwthn.errors import QwthnError
 from qwthn.methods.loading import parse_adapter_config
+from qwthn.model.checkpoint import Checkpoint
+from qwthn.model.inject import adapter_layers
 from qwthn_transformers import inject_adapter, load_adapter, merge_and_unload, save_adapter
-from qwthn_transformers.checkpoint import Checkpoint
 from qwthn_transformers.embedded import base_model
-from qwthn_transformers.inject import adapter_layers
 from qwthn_transformers.loading import load_causal_lm
 from qwthn_transformers.train import TrainSettings, train
 

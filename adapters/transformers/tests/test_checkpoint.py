@@ -11,8 +11,8 @@ from tiny_models import tiny_qwen2
 
 from qwthn import LoRAConfig, QWTHNConfig
 from qwthn.errors import QwthnError
-from qwthn_transformers.checkpoint import Checkpoint
-from qwthn_transformers.inject import inject_adapter
+from qwthn.model.checkpoint import Checkpoint
+from qwthn.model.inject import inject_adapter
 from qwthn_transformers.train import TrainingDiverged, TrainingInterrupted, TrainSettings, train
 
 SETTINGS = TrainSettings(steps=8, learning_rate=5e-2)

@@ -10,9 +10,9 @@ from tiny_models import tiny_qwen2
 
 from qwthn import QWTHNConfig
 from qwthn.errors import BackendExecutionError
+from qwthn.model.checkpoint import Checkpoint
+from qwthn.model.inject import inject_adapter
 from qwthn.runtime import Runtime
-from qwthn_transformers.checkpoint import Checkpoint
-from qwthn_transformers.inject import inject_adapter
 from qwthn_transformers.train import TrainSettings, train
 
 SETTINGS = TrainSettings(steps=6, learning_rate=5e-2)

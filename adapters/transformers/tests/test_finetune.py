@@ -12,6 +12,7 @@ import torch
 
 from qwthn import LoRAConfig, QWTHNConfig
 from qwthn.errors import QwthnError
+from qwthn.model.inject import inject_adapter
 from qwthn.runtime import Runtime
 from qwthn_transformers import load_adapter
 from qwthn_transformers.data import encode_example
@@ -21,7 +22,6 @@ from qwthn_transformers.embedded.tokenizer import train_tokenizer
 from qwthn_transformers.evaluate import generate_responses
 from qwthn_transformers.evaluate_adapter import EvaluateOptions, run_evaluate
 from qwthn_transformers.finetune import FinetuneOptions, MethodRecipe, Recipe, _examples, prepare, run_finetune
-from qwthn_transformers.inject import inject_adapter
 from qwthn_transformers.loading import load_causal_lm
 from qwthn_transformers.train import TrainSettings, example_batches, linear_schedule, train
 

@@ -12,8 +12,8 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 from qwthn import LoRAConfig, QWTHNConfig, parse_adapter_config
 from qwthn.errors import QwthnError
 from qwthn.methods.base import AdapterLayer
+from qwthn.model.inject import adapter_layers
 from qwthn_transformers import inject_adapter, merge_and_unload, save_adapter
-from qwthn_transformers.inject import adapter_layers
 
 
 @pytest.mark.parametrize("build", [tiny_qwen2, tiny_llama])

@@ -19,9 +19,9 @@ from qwthn import LoRAConfig, QWTHNConfig, RuntimeConfig
 from qwthn.errors import QwthnError
 from qwthn.methods.base import AdapterConfig
 from qwthn.methods.lora import LoRALinear
+from qwthn.model.inject import adapter_layers
+from qwthn.model.persistence import adapter_state_dict
 from qwthn_transformers import from_pretrained, inject_adapter, load_adapter, save_adapter
-from qwthn_transformers.inject import adapter_layers
-from qwthn_transformers.persistence import adapter_state_dict
 
 TOKENS = torch.randint(0, 97, (3, 10), generator=torch.Generator().manual_seed(0))
 

@@ -16,9 +16,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from qwthn import LoRAConfig, QWTHNConfig
 from qwthn.errors import QwthnError
+from qwthn.model.inject import adapter_layers
+from qwthn.model.persistence import adapter_state_dict, read_adapter_weights
 from qwthn_transformers import inject_adapter, load_adapter
-from qwthn_transformers.inject import adapter_layers
-from qwthn_transformers.persistence import adapter_state_dict, read_adapter_weights
 from qwthn_transformers.trainer import QwthnTrainer
 
 ROOT = Path(__file__).resolve().parents[3]

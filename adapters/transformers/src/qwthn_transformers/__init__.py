@@ -1,10 +1,22 @@
-"""Hugging Face transformers bridge: inject, save, load and merge qwthn adapters (LoRA in peft format); finetune."""
+"""Hugging Face transformers bridge: the Trainer, base models, finetune and the ablation.
+
+Injecting, saving, loading and merging are torch-generic and live in core (`qwthn.model`); they are
+re-exported here so `from qwthn_transformers import inject_adapter` keeps working.
+"""
 
 from typing import TYPE_CHECKING, Any
 
-from qwthn_transformers.inject import InjectionReport, count_parameters, find_target_modules, inject_adapter
-from qwthn_transformers.merge import merge_and_unload
-from qwthn_transformers.persistence import from_pretrained, load_adapter, read_adapter_config, save_adapter
+from qwthn.model import (
+    InjectionReport,
+    count_parameters,
+    find_target_modules,
+    from_pretrained,
+    inject_adapter,
+    load_adapter,
+    merge_and_unload,
+    read_adapter_config,
+    save_adapter,
+)
 
 if TYPE_CHECKING:
     from qwthn_transformers.trainer import QwthnTrainer, enable_gradient_checkpointing

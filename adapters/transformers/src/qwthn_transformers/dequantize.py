@@ -14,9 +14,9 @@ import torch
 
 from qwthn.errors import QwthnError
 from qwthn.methods.dequantize import COEFFICIENTS_SUFFIX, WEIGHTS_SUFFIX, dequantize_state
+from qwthn.model.persistence import base_model_name, read_adapter_config, read_adapter_weights, write_adapter
 from qwthn.runtime import QuantumLayer, Runtime, RuntimeConfig
 from qwthn.runtime.fourier import FourierSeries
-from qwthn_transformers.persistence import base_model_name, read_adapter_config, read_adapter_weights, write_adapter
 
 TOLERANCE = 1e-5
 CHECK_ROWS = 256

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qwthn_transformers.inject import adapter_layers
+from qwthn.model.inject import adapter_layers
 
 BASE_MODEL = "the base model, every adapter output being finite"
 

@@ -18,15 +18,15 @@ from qwthn.cli_runtime import RuntimeFlags, create_backend
 from qwthn.console import make_console, warn
 from qwthn.contract.backend import QuantumBackend
 from qwthn.errors import QwthnError
+from qwthn.model.inject import check_adapter_on_backend
+from qwthn.model.persistence import CONFIG_NAME, load_adapter, read_adapter_config, read_adapter_weights
 from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn.validation import check_seed
 from qwthn_transformers.data import Example, load_jsonl
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.evaluate import exact_match
-from qwthn_transformers.inject import check_adapter_on_backend
 from qwthn_transformers.loading import load_causal_lm
-from qwthn_transformers.persistence import CONFIG_NAME, load_adapter, read_adapter_config, read_adapter_weights
 
 EXACT = RuntimeConfig()
 """The reference every other backend is shown against: the exact emulator."""

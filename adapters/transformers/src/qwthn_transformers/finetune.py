@@ -34,35 +34,35 @@ from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import load_adapter_config
 from qwthn.methods.lora import LoRAConfig
 from qwthn.methods.qwthn import QWTHNConfig
-from qwthn.plugins import host
-from qwthn.runtime import Runtime, RuntimeConfig
-from qwthn.runtime.tracker import Tracker
-from qwthn.validation import check_seed
-from qwthn_transformers.checkpoint import CHECKPOINT_NAME, Checkpoint
-from qwthn_transformers.data import Example, deduplicate, encode_example, load_jsonl, split_examples, truncated
-from qwthn_transformers.distributed import ONE_PROCESS, Processes
-from qwthn_transformers.embedded import corpus
-from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
-from qwthn_transformers.evaluate import exact_match
-from qwthn_transformers.inject import (
+from qwthn.model.checkpoint import CHECKPOINT_NAME, Checkpoint
+from qwthn.model.inject import (
     InjectionReport,
     adapter_layers,
     check_adapter_on_backend,
     count_parameters,
     inject_adapter,
 )
-from qwthn_transformers.loading import (
-    check_model_directory,
-    load_causal_lm,
-    local_model_path,
-    quiet_progress_off_terminal,
-)
-from qwthn_transformers.persistence import (
+from qwthn.model.persistence import (
     WEIGHTS_NAME,
     load_adapter,
     read_adapter_config,
     read_adapter_weights,
     save_adapter,
+)
+from qwthn.plugins import host
+from qwthn.runtime import Runtime, RuntimeConfig
+from qwthn.runtime.tracker import Tracker
+from qwthn.validation import check_seed
+from qwthn_transformers.data import Example, deduplicate, encode_example, load_jsonl, split_examples, truncated
+from qwthn_transformers.distributed import ONE_PROCESS, Processes
+from qwthn_transformers.embedded import corpus
+from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
+from qwthn_transformers.evaluate import exact_match
+from qwthn_transformers.loading import (
+    check_model_directory,
+    load_causal_lm,
+    local_model_path,
+    quiet_progress_off_terminal,
 )
 from qwthn_transformers.train import TrainSettings, check_steps, example_batches, train
 

@@ -21,7 +21,7 @@ from typing import NoReturn
 import torch
 
 from qwthn.errors import QwthnError
-from qwthn_transformers.checkpoint import Checkpoint, TrainState
+from qwthn.model.checkpoint import Checkpoint, TrainState
 from qwthn_transformers.data import collate
 from qwthn_transformers.distributed import ONE_PROCESS, Processes, response_tokens
 from qwthn_transformers.divergence import BASE_MODEL, first_nonfinite_output, nonfinite_branches

@@ -24,8 +24,8 @@ from torch import nn
 from transformers import PreTrainedModel, Trainer
 
 from qwthn.errors import QwthnError
-from qwthn_transformers.inject import CONFIG_ATTRIBUTE
-from qwthn_transformers.persistence import (
+from qwthn.model.inject import CONFIG_ATTRIBUTE
+from qwthn.model.persistence import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     adapter_state_dict,

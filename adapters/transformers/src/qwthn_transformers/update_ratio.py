@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from qwthn_transformers.inject import adapter_layers
+from qwthn.model.inject import adapter_layers
 
 
 class UpdateRatioMonitor:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from qwthn.errors import QwthnError
 from qwthn.methods.loading import parse_adapter_config
+from qwthn.model.inject import inject_adapter
 from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, matched_lora, select
 from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.tasks import HEAD_LEARNING_RATE, CausalLMTask, ClassificationTask, demo_task
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.finetune import ensure_writable
-from qwthn_transformers.inject import inject_adapter
 
 SETTINGS_NAME = "ablation.json"
 

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from qwthn.console import make_console
 from qwthn.methods.loading import parse_adapter_config
+from qwthn.model.persistence import load_adapter
 from qwthn.plugins import host
 from qwthn.runtime import RuntimeConfig
 from qwthn_transformers.ablation.arms import Arm
@@ -36,7 +37,6 @@ from qwthn_transformers.ablation.protocol import Trial, choose, next_rates, posi
 from qwthn_transformers.ablation.tasks import CausalLMTask
 from qwthn_transformers.ablation.unit import run_unit, unit_runtime, write_json
 from qwthn_transformers.dequantize import dequantize_adapter
-from qwthn_transformers.persistence import load_adapter
 
 NOISE_SCALES = (0.0, 0.5, 1.0, 2.0)
 

@@ -17,12 +17,12 @@ from rich.console import Console
 
 from qwthn.files import write_json_atomically
 from qwthn.methods.loading import parse_adapter_config
+from qwthn.model.inject import inject_adapter
+from qwthn.model.persistence import save_adapter
 from qwthn.runtime import RuntimeConfig
 from qwthn_transformers.ablation.arms import Arm
 from qwthn_transformers.ablation.plan import Plan, adapter_for, result_path, unit_dir
 from qwthn_transformers.ablation.protocol import divergence
-from qwthn_transformers.inject import inject_adapter
-from qwthn_transformers.persistence import save_adapter
 from qwthn_transformers.train import TrainingDiverged
 from qwthn_transformers.update_ratio import UpdateRatioMonitor
 

@@ -20,15 +20,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from qwthn import __version__
 from qwthn.errors import QwthnError
 from qwthn.files import read_user_text, write_atomically, write_text_atomically
 from qwthn.methods.base import AdapterConfig
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.methods.lora import LoRAConfig
+from qwthn.model import peft_format
+from qwthn.model.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter, remove_adapter
 from qwthn.runtime import Runtime, RuntimeConfig
-from qwthn_transformers import peft_format
-from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, inject_adapter, remove_adapter
+from qwthn.version import __version__
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"

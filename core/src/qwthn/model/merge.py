@@ -16,7 +16,7 @@ from torch import nn
 
 from qwthn.errors import QwthnError
 from qwthn.methods.base import CircuitAdapterConfig
-from qwthn_transformers.inject import CONFIG_ATTRIBUTE, adapter_layers, remove_adapter
+from qwthn.model.inject import CONFIG_ATTRIBUTE, adapter_layers, remove_adapter
 
 Model = TypeVar("Model", bound=nn.Module)
 
