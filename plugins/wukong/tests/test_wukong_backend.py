@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from wukong_data import CLOUD, set_params
 
 from qwthn import get_backend
 from qwthn.contract.circuit import Angle, Circuit, Gate, Readout
@@ -23,9 +23,6 @@ from qwthn_wukong.noise_model import (
     single_lambda,
 )
 from qwthn_wukong.profile import ChipProfile, QubitCalibration, default_profile
-
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "wukong72"
-CLOUD = DATA / "cloud_chip_config_2026-03-08.json"
 
 
 def backend(**options):
@@ -125,10 +122,12 @@ def test_compiled_program_describes_the_chip(qnn):
     assert program.noise.scale == 1.0
 
 
-@pytest.mark.skipif(not CLOUD.exists(), reason="public calibration snapshots not present")
-def test_a_snapshot_calibration_runs():
-    b = get_backend("wukong", calibration=str(CLOUD))
-    assert b.capabilities.max_qubits == MAX_SIMULATED_QUBITS
+@pytest.mark.parametrize("data", set_params())
+def test_a_calibration_file_runs(data):
+    """A user-supplied file (synthetic, or the public snapshot when present) drives placement and noise."""
+    b = get_backend("wukong", calibration=str(data.path(CLOUD)))
+    # the largest connected set of calibrated qubits (synthetic: 9), capped at what the simulator takes (snapshot)
+    assert b.capabilities.max_qubits == min(data.largest_component, MAX_SIMULATED_QUBITS)
     circuit = build_qnn_circuit(3, 2)
     program = b.compile(circuit)
     assert all(q in b.profile.qubits for q in program.placement.physical)

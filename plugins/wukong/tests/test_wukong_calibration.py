@@ -1,34 +1,19 @@
-"""Calibration formats, the default profile and the grid rule."""
+"""Calibration formats, the default profile and the grid rule.
+
+Format tests run on the synthetic files of data/ always and on the public snapshot when present (wukong_data).
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from wukong_data import CHIP, CLOUD, NOISE, PUBLISHED, SYNTHETIC, file_params, set_params, synthetic
 
 from qwthn.errors import QwthnError
 from qwthn_wukong.calibration import load_calibration, profile_from_data
-from qwthn_wukong.profile import default_profile
+from qwthn_wukong.profile import QubitCalibration, default_profile
 from qwthn_wukong.topology import GRID_COUPLERS, N_QUBITS, position
-
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "wukong72"
-SNAPSHOTS = {
-    "chip_config_2026-03-08.json": "origin chip config",
-    "cloud_chip_config_2026-03-08.json": "origin cloud config",
-    "noise_profile_2026-03-08.json": "noise profile",
-}
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="public calibration snapshots not present")
-
-# The published medians quoted in the README of the snapshots (and used by the default profile).
-PUBLISHED = {
-    "t1_us": 18.0,
-    "t2_us": 5.0,
-    "single_fidelity": 0.998,
-    "cz_fidelity": 0.963,
-    "readout_p00": 0.956,
-    "readout_p11": 0.821,
-}
 
 
 def test_grid_rule():
@@ -47,11 +32,10 @@ def test_default_profile_has_every_qubit_and_coupler_at_the_medians():
         assert medians[key] == pytest.approx(value, rel=0.10), key
 
 
-@needs_data
-@pytest.mark.parametrize("filename", sorted(SNAPSHOTS))
-def test_each_format_loads_and_is_autodetected(filename):
-    profile = load_calibration(DATA / filename)
-    assert profile.source == SNAPSHOTS[filename]
+@pytest.mark.parametrize(("data", "source"), file_params())
+def test_each_format_loads_and_is_autodetected(data, source):
+    profile = load_calibration(data.path(source))
+    assert profile.source == source
     assert 0 < len(profile.qubits) < 72 and 0 < len(profile.couplers) < 126
     assert set(profile.couplers) <= GRID_COUPLERS
     for a, b in profile.couplers:  # a coupler is usable only if both its qubits are
@@ -62,35 +46,63 @@ def test_each_format_loads_and_is_autodetected(filename):
         assert 0 < calibration.single_fidelity <= 1 and all(0 < p <= 1 for p in calibration.readout)
 
 
-@needs_data
-def test_uncalibrated_entries_are_unusable():
-    cloud = json.loads((DATA / "cloud_chip_config_2026-03-08.json").read_text())
+@pytest.mark.parametrize("source", [CHIP, CLOUD, NOISE], ids=["chip", "cloud", "noise"])
+def test_synthetic_files_load_to_the_values_written(source):
+    """Every figure of every format lands on the right qubit or coupler; unusable entries are dropped."""
+    profile = load_calibration(SYNTHETIC.path(source))
+    expected = {
+        qubit: QubitCalibration(t1, t2, f1, (p00, p11), (qubit // 6, qubit % 6))
+        for qubit, (t1, t2, f1, p00, p11) in synthetic.QUBITS.items()
+    }
+    assert profile.qubits == expected  # no qubit 3 (empty/zero figures) nor 9 (not in AvailableQubits)
+    assert profile.couplers == synthetic.COUPLERS  # no 13-14 (no fidelity), 2-3 and 8-9 (an unusable end)
+    assert profile.neighbours(7) == (1, 6, 8, 13) and profile.neighbours(71) == () and profile.neighbours(3) == ()
+    assert [len(part) for part in profile.components()] == [9, 1]
+    clocks = (
+        (synthetic.CLOCKS["RPhi"], synthetic.CLOCKS["CZ"], synthetic.MAX_SHOTS) if source == CHIP else (30, 40, 20000)
+    )
+    assert (profile.single_gate_ns, profile.cz_gate_ns, profile.max_shots) == clocks
+
+
+@pytest.mark.parametrize("filename", sorted(synthetic.FILES))
+def test_synthetic_files_are_what_the_script_writes(filename):
+    """The committed files and the tables the tests expect cannot drift apart."""
+    assert (SYNTHETIC.folder / filename).read_text(encoding="utf-8") == synthetic.render(synthetic.FILES[filename])
+    assert sorted(SYNTHETIC.files.values()) == sorted(synthetic.FILES)
+
+
+@pytest.mark.parametrize("data", set_params())
+def test_uncalibrated_entries_are_unusable(data):
+    cloud = json.loads(data.path(CLOUD).read_text())
     empty = {int(q) for q, params in cloud["adjJSON"].items() if not params["T1"]}
     profile = profile_from_data(cloud, "cloud")
     assert empty and not empty & set(profile.qubits)
     assert all(a not in empty and b not in empty for a, b in profile.couplers)
-    config = json.loads((DATA / "chip_config_2026-03-08.json").read_text())
+    config = json.loads(data.path(CHIP).read_text())
     zero_t1 = {int(q) for q, params in config["QubitParams"].items() if params["T1"] <= 0}
     not_available = set(range(72)) - set(config["AvailableQubits"])
     loaded = profile_from_data(config, "config")
     assert zero_t1 and not (zero_t1 | not_available) & set(loaded.qubits)
 
 
-@needs_data
-@pytest.mark.parametrize("filename", ["cloud_chip_config_2026-03-08.json", "noise_profile_2026-03-08.json"])
-def test_2026_03_medians_match_the_published_figures(filename):
-    profile = load_calibration(DATA / filename)
-    assert len(profile.qubits) == 63 and len(profile.couplers) == 54  # README: 63 / 54 in 2026-03
+@pytest.mark.parametrize(("data", "source"), file_params(same_chip=True))
+def test_medians_match_the_known_figures(data, source):
+    """Synthetic: the medians of the tables written; snapshot: the published 2026-03 figures."""
+    profile = load_calibration(data.path(source))
+    assert (len(profile.qubits), len(profile.couplers)) == data.counts
+    assert profile.largest_component() == data.largest_component
     medians = profile.medians()
-    for key, value in PUBLISHED.items():
-        assert medians[key] == pytest.approx(value, rel=0.05), key
+    assert medians.keys() == data.medians.keys()
+    for key, value in data.medians.items():
+        assert medians[key] == pytest.approx(value, rel=data.medians_rel), key
 
 
-@needs_data
-def test_cloud_and_noise_profile_agree():
-    cloud = load_calibration(DATA / "cloud_chip_config_2026-03-08.json")
-    reduced = load_calibration(DATA / "noise_profile_2026-03-08.json")
-    assert set(cloud.qubits) == set(reduced.qubits) and cloud.couplers == reduced.couplers
+@pytest.mark.parametrize("data", set_params())
+def test_formats_of_one_calibration_agree(data):
+    first, *others = (load_calibration(data.path(source)) for source in data.same_chip)
+    assert others
+    for other in others:  # every figure of every qubit and coupler, not only which ones are usable
+        assert other.qubits == first.qubits and other.couplers == first.couplers
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "wukong72"
+from wukong_data import NOISE, set_params
 
 
 def qwthn(*args, cwd):
@@ -37,14 +36,14 @@ def test_chip_draws_the_default_profile(tmp_path):
         assert expected in out, (expected, out)
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="public calibration snapshots not present")
-def test_chip_draws_a_snapshot(tmp_path):
+@pytest.mark.parametrize("data", set_params())
+def test_chip_draws_a_calibration_file(tmp_path, data):
     output = tmp_path / "out" / "wk.png"
-    result = qwthn(
-        "chip", "--calibration", str(DATA / "noise_profile_2026-03-08.json"), "--output", str(output), cwd=tmp_path
-    )
+    result = qwthn("chip", "--calibration", str(data.path(NOISE)), "--output", str(output), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert output.read_bytes()[:4] == b"\x89PNG" and "63 of 72" in result.stdout
+    qubits, couplers = data.counts  # snapshot: 63 of 72, 54 of 126
+    assert output.read_bytes()[:4] == b"\x89PNG" and f"{qubits} of 72" in result.stdout
+    assert f"{couplers} of 126" in result.stdout
 
 
 def test_chip_bad_calibration_is_one_line(tmp_path):

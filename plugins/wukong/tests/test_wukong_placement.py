@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from wukong_data import CHIP, CLOUD, file_params
 
 from qwthn.contract.circuit import Angle, Circuit, Gate, Readout
 from qwthn.errors import CapabilityError
@@ -18,9 +18,6 @@ from qwthn_wukong.native import probs_circuit, to_native
 from qwthn_wukong.placement import chain_placement, place, score_gates
 from qwthn_wukong.profile import ChipProfile, QubitCalibration, default_profile
 from qwthn_wukong.topology import position
-
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "wukong72"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="public calibration snapshots not present")
 
 
 def small_profile(qubits, couplers, fidelity=None):
@@ -55,10 +52,10 @@ def test_chain_goes_on_a_path_without_swaps(n):
     assert placement.final == tuple(range(n))
 
 
-@needs_data
-@pytest.mark.parametrize("filename", ["cloud_chip_config_2026-03-08.json", "chip_config_2026-03-08.json"])
-def test_chain_placement_on_a_snapshot_is_the_best_path(filename):
-    profile = load_calibration(DATA / filename)
+@pytest.mark.parametrize(("data", "source"), file_params(CLOUD, CHIP))
+def test_chain_placement_on_a_calibration_file_is_the_best_path(data, source):
+    """On the synthetic files (and the public snapshot when present): the best of all 4-qubit paths."""
+    profile = load_calibration(data.path(source))
     n = 4
     placement = chain_placement(profile, n)
     assert placement.swaps == 0 and is_path(profile, placement.physical)
