@@ -54,14 +54,15 @@ def test_cli_reference_has_every_registered_command_and_its_options(site):
 
 
 def test_api_reference_is_generated_from_docstrings(site):
-    transformers = page(site, "reference/api/transformers")
+    core = page(site, "reference/api/qwthn")
     for name in ("inject_adapter", "save_adapter", "load_adapter", "from_pretrained", "merge_and_unload"):
-        assert re.search(rf'id="qwthn_transformers\.\w+\.{name}"', transformers), name
+        assert re.search(rf'id="qwthn\.model\.\w+\.{name}"', core), name
+    transformers = page(site, "reference/api/transformers")
+    assert re.search(r'id="qwthn_transformers\.trainer\.QwthnTrainer"', transformers)
     contract = page(site, "reference/api/contract")
     assert 'id="qwthn.contract.backend.QuantumBackend"' in contract
     assert 'id="qwthn.contract.hookspecs.qwthn_register_backends"' in contract
     assert "&lt;Z_w&gt;" in contract  # docstring notation escaped, not lost
-    core = page(site, "reference/api/qwthn")
     for name in ("qwthn.config.QWTHNConfig.n_qubits", "RuntimeConfig.shots", "get_backend", "QwthnError"):
         assert name in core, name
 
