@@ -201,8 +201,9 @@ def ablate(
     """Where does any gain come from? Each arm's rate search, its seeds at the chosen rate, a report with a verdict."""
     from datetime import datetime
 
+    from qwthn_transformers.ablation.plan import SMOKE_SEARCH, AblationOptions
     from qwthn_transformers.ablation.protocol import RateSearch
-    from qwthn_transformers.ablation.runner import SMOKE_SEARCH, AblationOptions, run_ablation
+    from qwthn_transformers.ablation.runner import run_ablation
 
     default = SMOKE_SEARCH if smoke else RateSearch()
     search = RateSearch(
