@@ -30,6 +30,9 @@ TEST_BACKENDS = [
 ]
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A folder with the test backends' dist-infos, and an environment that puts it (and their modules) on the path."""

@@ -107,6 +107,7 @@ def test_a_malformed_contract_statement_is_refused(install_plugin, monkeypatch, 
     )
 
 
+@pytest.mark.slow
 def test_qwthn_backends_lists_it_as_broken_with_that_reason(tmp_path):
     site = tmp_path / "site"
     write_dist_info(site, "qwthn-future-test", "0.2.0", "future", "future_contract_plugin")

@@ -73,6 +73,7 @@ def test_qtha_default_matches_the_authors_equations(table):
     assert per_layer["v_proj"]["MPO_B"] == mpo_params(mpo_modes(256, 4), mpo_modes(KV_WIDTH, 4))
 
 
+@pytest.mark.slow
 def test_smoke_run_exits_cleanly():
     completed = subprocess.run(
         [sys.executable, str(SCRIPT), "--smoke"],

@@ -15,6 +15,9 @@ from conftest import FAKE_PLUGIN_DIR, write_dist_info
 QWTHN = [sys.executable, "-m", "qwthn"]
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 def run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*QWTHN, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 

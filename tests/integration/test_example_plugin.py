@@ -18,6 +18,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "qwthn-example-back
 BIN = Path(sys.executable).parent
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 @pytest.fixture(scope="module")
 def example_env(tmp_path_factory) -> dict:
     target = tmp_path_factory.mktemp("site")

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+@pytest.mark.slow
 def test_the_ablation_example_reports_every_arm_on_a_user_dataset(tmp_path):
     env = {**os.environ, "QWTHN_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     output = tmp_path / "ablate"

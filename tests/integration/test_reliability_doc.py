@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reliability.md"
 
@@ -26,6 +28,7 @@ ROW = re.compile(r"^\| (?P<surface>[^|]*) \| (?P<tried>.*?) \| (?P<answer>.*?) \
                  r"(?P<held>yes|\*\*no\*\*) \| `(?P<test>[^`]+)` \|$", flags=re.MULTILINE)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_page_lists_exactly_the_marked_tests_and_all_held():
     text = DOC.read_text(encoding="utf-8")
     rows = [match.groupdict() for match in ROW.finditer(text)]

@@ -33,6 +33,9 @@ EXACT_TOLERANCE = 1e-5
 value by more than 0.1."""
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 def readouts(backend: str, readout: str, shots: int | None = None, nudge: float = 0.0) -> torch.Tensor:
     """The vendor's values of a 3-qubit, 2-layer QNN (CZ chain, so wire order matters) on ROWS random inputs,
     with its noise switched off where it models noise; `nudge` turns the first weight by that many radians."""

@@ -16,6 +16,8 @@ from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
 from qwthn_transformers.embedded import base_model
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
 
 @pytest.fixture
 def cache(tmp_path_factory, monkeypatch):

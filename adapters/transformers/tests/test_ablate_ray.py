@@ -26,6 +26,9 @@ TIMING = {"step_seconds", "peak_memory_mib", "inference_seconds", "inference_sec
 """Wall-clock and memory figures (`seconds`: the backend's, in `backend_usage`): they differ between any two runs."""
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 @pytest.fixture(scope="module")
 def local_ray(tmp_path_factory):
     """The cache variable is set before Ray starts, so its workers (children of this process) see it too."""

@@ -24,6 +24,9 @@ from qwthn_transformers.finetune import FinetuneOptions, run_finetune
 QWTHN = [sys.executable, "-m", "qwthn"]
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*QWTHN, *args], capture_output=True, text=True, env=env, timeout=300)
 

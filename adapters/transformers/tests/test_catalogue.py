@@ -35,6 +35,9 @@ QWTHN = Path(sys.executable).parent / "qwthn"
 RUNNER = Path(__file__).with_name("catalogue_runner.py")
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text if isinstance(text, bytes) else text.encode())

@@ -51,6 +51,7 @@ def test_a_trained_adapter_dequantizes_to_the_same_model(tmp_path, config):
     torch.testing.assert_close(fresh.eval()(tokens).logits, expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_dequantized_adapter_runs_with_no_backend_plugin_installed(tmp_path):
     _, adapter = trained(tmp_path, QWTHNConfig(seed=0))
     dequantize_adapter(adapter, tmp_path / "classical")
@@ -81,6 +82,7 @@ def test_adapters_without_circuits_and_taken_outputs_are_refused(tmp_path):
     assert (tmp_path / "taken" / "x").read_text() == "keep"
 
 
+@pytest.mark.slow
 def test_cli_dequantize_prints_one_line_and_exits_2_on_bad_input(tmp_path):
     _, adapter = trained(tmp_path, QWTHNConfig(seed=0))
     cli = [sys.executable, "-m", "qwthn"]

@@ -21,6 +21,9 @@ HERE = Path(__file__).parent
 STEPS = 12
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory):
     """A tiny base model directory and dataset, and the uninterrupted reference run."""

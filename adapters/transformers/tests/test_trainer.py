@@ -181,6 +181,7 @@ def test_a_model_without_adapter_is_refused(tmp_path):
         QwthnTrainer(model=tiny_qwen2(), args=arguments(tmp_path))
 
 
+@pytest.mark.slow
 def test_the_trainer_example_runs_at_tiny_size(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "trainer_finetune.py"), "--tiny", "--output",

@@ -19,6 +19,9 @@ from qwthn.testing.runner import run_suite
 SLOW = os.environ.get("QWTHN_BRAKET_SLOW") == "1"
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 @pytest.mark.parametrize(
     "options",
     [

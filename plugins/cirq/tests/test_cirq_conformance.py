@@ -21,6 +21,9 @@ CONFIGURATIONS = {
 """Each configuration costs a subprocess (~5 s alone); statevector in complex64 passed too when run by hand."""
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 @pytest.mark.parametrize("options", list(CONFIGURATIONS.values()), ids=list(CONFIGURATIONS))
 def test_cirq_passes_the_conformance_suite(options, tmp_path):
     if options.get("simulator") == "qsim" and not qsim_available():

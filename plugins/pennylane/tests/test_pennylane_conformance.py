@@ -40,6 +40,9 @@ for options in json.loads(sys.argv[1]):
 """
 
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+
 @pytest.fixture(scope="module")
 def suite_runs(tmp_path_factory) -> dict[str, tuple[int, str]]:
     """{configuration key: (pytest exit code, its output)} from one subprocess."""

@@ -24,6 +24,8 @@ from qwthn_wukong.noise_model import (
 )
 from qwthn_wukong.profile import ChipProfile, QubitCalibration, default_profile
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
 
 def backend(**options):
     return WukongBackend(WukongOptions(**options))

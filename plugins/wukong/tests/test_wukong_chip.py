@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from wukong_data import NOISE, set_params
 
+pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
 
 def qwthn(*args, cwd):
     script = Path(sys.executable).with_name("qwthn")

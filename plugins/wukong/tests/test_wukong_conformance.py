@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from qwthn.testing.runner import run_suite
 
 
+@pytest.mark.slow
 def test_wukong_passes_the_conformance_suite_with_noise_on(tmp_path):
     result = run_suite("wukong", {}, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.report

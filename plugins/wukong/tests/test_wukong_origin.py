@@ -171,6 +171,7 @@ def test_noiseless_cpuqvm_matches_engine(n: int) -> None:
     assert_within_shot_noise(run_local(circuit, torch.zeros(2, 0), weights, shots=shots), exact, shots)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize(("n", "shots"), [(1, 20000), (2, 10000), (3, 5000)])
 def test_noisy_cpuqvm_matches_engine(n: int, shots: int, seed: int) -> None:
