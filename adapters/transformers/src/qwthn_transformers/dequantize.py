@@ -14,7 +14,13 @@ import torch
 
 from qwthn.errors import QwthnError
 from qwthn.methods.dequantize import COEFFICIENTS_SUFFIX, WEIGHTS_SUFFIX, dequantize_state
-from qwthn.model.persistence import base_model_name, read_adapter_config, read_adapter_weights, write_adapter
+from qwthn.model.persistence import (
+    base_model_identity,
+    base_model_name,
+    read_adapter_config,
+    read_adapter_weights,
+    write_adapter,
+)
 from qwthn.runtime import QuantumLayer, Runtime, RuntimeConfig
 from qwthn.runtime.fourier import FourierSeries
 
@@ -56,7 +62,7 @@ def dequantize_adapter(source: str | Path, output: str | Path, runtime: RuntimeC
             f"the Fourier form differs from the circuit by {worst:.3g} (> {TOLERANCE:g}); the backend "
             f"'{shared.backend.name}' is not exact enough: use the emulator with dtype complex128"
         )
-    write_adapter(output, new_config, new_state, base_model_name(source))
+    write_adapter(output, new_config, new_state, base_model_name(source), base_model_identity(source))
     size = lambda tensors: sum(t.numel() for t in tensors.values())  # noqa: E731
     return {
         "source": str(source),

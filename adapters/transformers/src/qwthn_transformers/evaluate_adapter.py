@@ -26,7 +26,7 @@ from qwthn_transformers.data import Example, load_jsonl
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.evaluate import exact_match
-from qwthn_transformers.loading import load_causal_lm
+from qwthn_transformers.loading import check_adapter_base, load_causal_lm
 
 EXACT = RuntimeConfig()
 """The reference every other backend is shown against: the exact emulator."""
@@ -82,6 +82,7 @@ def _evaluate_on(
     options: EvaluateOptions, base: str, runtime: RuntimeConfig, backend: QuantumBackend | None, examples: list[Example]
 ) -> dict:  # fmt: skip
     label = _label(runtime)
+    check_adapter_base(options.adapter, base)
     model, tokenizer = load_causal_lm(base, trust_remote_code=options.trust_remote_code)
     shared = Runtime.from_config(runtime, backend=backend)
     load_adapter(model, options.adapter, shared)

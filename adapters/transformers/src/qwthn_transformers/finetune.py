@@ -53,13 +53,14 @@ from qwthn.plugins import host
 from qwthn.runtime import Runtime, RuntimeConfig
 from qwthn.runtime.tracker import Tracker
 from qwthn.validation import check_seed
+from qwthn_transformers import gguf
 from qwthn_transformers.data import Example, deduplicate, encode_example, load_jsonl, split_examples, truncated
 from qwthn_transformers.distributed import ONE_PROCESS, Processes
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, cache_path, load_or_pretrain
 from qwthn_transformers.evaluate import exact_match
 from qwthn_transformers.loading import (
-    check_model_directory,
+    check_model_path,
     load_causal_lm,
     local_model_path,
     quiet_progress_off_terminal,
@@ -262,7 +263,7 @@ def _check_model(options: FinetuneOptions) -> None:
         return
     path = local_model_path(options.model)
     if path is not None:
-        check_model_directory(path)
+        check_model_path(path)
 
 
 def _check_circuits(methods: dict[str, MethodRecipe], runtime: RuntimeConfig, backend: QuantumBackend) -> None:
@@ -359,7 +360,12 @@ def _base_loader(options: FinetuneOptions, spec: BaseModelSpec) -> tuple[Callabl
     """A function returning a fresh (model, tokenizer) per call, and a description of the base model."""
     if options.model is not None:
         load = partial(load_causal_lm, options.model, trust_remote_code=options.trust_remote_code)
-        return load, {"name": options.model}
+        path = local_model_path(options.model)
+        file = gguf.gguf_file(path) if path is not None else None
+        if file is None:
+            return load, {"name": options.model}
+        note = "GGUF weights, dequantized to float32 on load: they carry the file's quantization error"
+        return load, {"name": options.model, "gguf": gguf.identity(file), "note": note}
     start = time.perf_counter()
     if not cache_path(spec).is_dir():
         make_console().print(f"pre-training the embedded base model once; it is cached in {cache_path(spec)}")

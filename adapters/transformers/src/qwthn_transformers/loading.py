@@ -1,4 +1,4 @@
-"""Load a causal LM and its tokenizer from a local directory or a Hugging Face hub id.
+"""Load a causal LM and its tokenizer from a local directory, a GGUF file (gguf.py) or a Hugging Face hub id.
 
 Failures become one-line QwthnErrors. A path that looks local but does not exist is reported as a
 missing path (not as a failed hub lookup). A hub id is tried from the local cache first; only if it
@@ -27,6 +27,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from transformers.utils import logging as hf_logging
 
 from qwthn.errors import QwthnError
+from qwthn.model.persistence import BASE_IDENTITY_ATTRIBUTE, check_base_identity
+from qwthn_transformers import gguf
 
 PROBE_TIMEOUT_S = 3.0
 REMOTE_CODE_MARK = "trust_remote_code=True"
@@ -112,7 +114,8 @@ def check_model_directory(path: Path) -> None:
     evaluating); a truncated safetensors file fails at load with a SafetensorError traceback.
     """
     if not path.is_dir():
-        raise QwthnError(f"model path {path} is a file; pass --model the directory that holds config.json")
+        raise QwthnError(f"model path {path} is a file but not a .gguf file; pass --model a GGUF file or the "
+                         "directory that holds config.json")  # fmt: skip
     if not (path / "config.json").is_file():
         raise QwthnError(f"model directory {path} has no config.json; pass a directory written by save_pretrained")
     if not _has_tokenizer_files(path):
@@ -124,7 +127,22 @@ def check_model_directory(path: Path) -> None:
             raise QwthnError(f"model weights {weights} are damaged: {problem}; download or save the model again")
 
 
+def check_model_path(path: Path) -> None:
+    """The cheap checks of a local model, a GGUF file or a model directory, before anything loads."""
+    file = gguf.gguf_file(path)
+    if file is not None:
+        gguf.check_gguf(file)
+    else:
+        check_model_directory(path)
+
+
 def _load_local(path: Path, trust_remote_code: bool) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    file = gguf.gguf_file(path)
+    if file is not None:
+        model, tokenizer = gguf.load_gguf(file)
+        model.config._name_or_path = str(file.resolve())  # what adapters record as their base: the file itself
+        setattr(model, BASE_IDENTITY_ATTRIBUTE, gguf.identity(file))
+        return model, tokenizer
     check_model_directory(path)
     try:
         return _from_pretrained(str(path), local_files_only=True, trust_remote_code=trust_remote_code)
@@ -160,19 +178,25 @@ def quiet_progress_off_terminal() -> None:
 
 
 def local_model_path(name: str) -> Path | None:
-    """The directory `name` means when it is a local path (None for a hub id); checked the same way by prepare."""
+    """The directory or GGUF file `name` means when it is local (None for a hub id); a known short name
+    (`smollm2`, gguf.NAMED_MODELS) means its installed file. Checked the same way by prepare."""
     if not name.strip():
         raise QwthnError("--model is empty; pass a model directory or hub id, or leave --model out for the demo")
     path = Path(name).expanduser()
     if path.exists():
         return path
+    named = gguf.named_model_path(name)
+    if named is not None:
+        return named
     if _looks_local(name):
         raise QwthnError(f"model path {name} does not exist; pass --model an existing directory or a hub id")
     return None
 
 
 def load_causal_lm(name: str, *, trust_remote_code: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """(model in eval mode, tokenizer with a pad token) for a local directory or hub id.
+    """(model in eval mode, tokenizer with a pad token) for a local directory, a GGUF file, a known name or a hub id.
+
+    A model from a GGUF file carries its file's identity (name, size, sha256) for the adapters saved on it.
 
     `trust_remote_code=True` lets a model's own modeling code run; only for a model whose code you have read.
     """
@@ -195,3 +219,11 @@ def load_causal_lm(name: str, *, trust_remote_code: bool = False) -> tuple[PreTr
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     return model, tokenizer
+
+
+def check_adapter_base(adapter: Path, name: str) -> None:
+    """Before loading `name`: refuse it when it is a GGUF file other than the one the adapter was trained on."""
+    path = local_model_path(name)
+    file = gguf.gguf_file(path) if path is not None else None
+    if file is not None:
+        check_base_identity(adapter, gguf.identity(file))

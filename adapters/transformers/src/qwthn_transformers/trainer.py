@@ -26,6 +26,7 @@ from transformers import PreTrainedModel, Trainer
 from qwthn.errors import QwthnError
 from qwthn.model.inject import CONFIG_ATTRIBUTE
 from qwthn.model.persistence import (
+    BASE_IDENTITY_ATTRIBUTE,
     CONFIG_NAME,
     WEIGHTS_NAME,
     adapter_state_dict,
@@ -89,7 +90,8 @@ class QwthnTrainer(Trainer):
         if state_dict and state.keys() <= state_dict.keys():  # gathered by DeepSpeed/FSDP: the values to keep
             state = {name: state_dict[name].detach().to("cpu").contiguous() for name in state}
         base = getattr(getattr(model, "config", None), "_name_or_path", None)
-        write_adapter(output_dir, getattr(model, CONFIG_ATTRIBUTE), state, base)
+        identity = getattr(model, BASE_IDENTITY_ATTRIBUTE, None)
+        write_adapter(output_dir, getattr(model, CONFIG_ATTRIBUTE), state, base, identity)
         if self.processing_class is not None:
             self.processing_class.save_pretrained(output_dir)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -33,6 +33,11 @@ from qwthn.version import __version__
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
 
+BASE_IDENTITY_ATTRIBUTE = "qwthn_base_identity"
+"""Set by a loader on a base model it can name exactly (a GGUF file: name, size, sha256)."""
+BASE_IDENTITY_KEY = "qwthn_base_model"
+"""Where that identity is kept: the weights file's safetensors header, which peft and every reader ignore."""
+
 Model = TypeVar("Model", bound=nn.Module)
 
 
@@ -46,8 +51,9 @@ def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def write_adapter(
-    directory: str | Path, config: AdapterConfig, state: dict[str, torch.Tensor], base: str | None
-) -> Path:
+    directory: str | Path, config: AdapterConfig, state: dict[str, torch.Tensor], base: str | None,
+    base_identity: dict | None = None,
+) -> Path:  # fmt: skip
     """The two adapter files, each written atomically (weights first, so a config never points at nothing)."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -63,6 +69,8 @@ def write_adapter(
         if base:
             meta["base_model_name_or_path"] = base
     header = {"format": "pt", "qwthn_version": __version__}
+    if base_identity:
+        header[BASE_IDENTITY_KEY] = json.dumps(base_identity, sort_keys=True)
     write_atomically(directory / WEIGHTS_NAME, lambda path: save_file(state, path, metadata=header))
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     write_text_atomically(directory / CONFIG_NAME, text)
@@ -82,7 +90,8 @@ def save_adapter(model: nn.Module, directory: str | Path, *, overwrite: bool = F
         warnings.warn(f"replacing the adapter already in {directory}; pass overwrite=True to replace it silently, "
                       "or save to a new directory", UserWarning, stacklevel=2)  # fmt: skip
     base = getattr(getattr(model, "config", None), "_name_or_path", None)
-    return write_adapter(directory, config, adapter_state_dict(model), base)
+    identity = getattr(model, BASE_IDENTITY_ATTRIBUTE, None)
+    return write_adapter(directory, config, adapter_state_dict(model), base, identity)
 
 
 def _read_tensors(directory: str | Path) -> dict[str, torch.Tensor]:
@@ -109,6 +118,31 @@ def base_model_name(directory: str | Path) -> str | None:
         return json.loads((Path(directory) / CONFIG_NAME).read_text(encoding="utf-8")).get("base_model_name_or_path")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def base_model_identity(directory: str | Path) -> dict | None:
+    """The exact base model (file, bytes, sha256) an adapter was saved on, when its loader could name it."""
+    try:
+        with safe_open(Path(directory) / WEIGHTS_NAME, framework="pt") as handle:
+            text = (handle.metadata() or {}).get(BASE_IDENTITY_KEY)
+        return json.loads(text) if text else None
+    except (SafetensorError, OSError, ValueError):
+        return None
+
+
+def check_base_model(model: nn.Module, directory: str | Path) -> None:
+    """Refuse an adapter saved on another exactly-named base file (both sides must name theirs to compare)."""
+    check_base_identity(directory, getattr(model, BASE_IDENTITY_ATTRIBUTE, None))
+
+
+def check_base_identity(directory: str | Path, current: dict | None) -> None:
+    """The same check against a base's identity computed before loading it (a loader's cheap early check)."""
+    saved = base_model_identity(directory)
+    if not saved or not current or saved.get("sha256") == current.get("sha256"):
+        return
+    raise QwthnError(f"the adapter in {directory} was trained on {saved.get('file')} (sha256 "
+                     f"{str(saved.get('sha256'))[:12]}), not on {current.get('file')} (sha256 "
+                     f"{str(current.get('sha256'))[:12]}); load it onto the base model it was trained on")  # fmt: skip
 
 
 def _read_config_data(directory: str | Path) -> tuple[dict[str, Any], Path]:
@@ -146,6 +180,7 @@ def load_adapter(
     """
     config = read_adapter_config(directory)
     state = read_adapter_weights(directory)
+    check_base_model(model, directory)
     inject_adapter(model, config, runtime)
     try:
         copy_adapter_weights(model, state, directory)

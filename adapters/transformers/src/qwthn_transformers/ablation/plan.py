@@ -18,6 +18,7 @@ from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.tasks import HEAD_LEARNING_RATE, CausalLMTask, ClassificationTask, demo_task
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.finetune import ensure_writable
+from qwthn_transformers.loading import check_model_path, local_model_path
 
 SETTINGS_NAME = "ablation.json"
 
@@ -160,6 +161,10 @@ def plan(options: AblationOptions) -> Plan:
             dataset=options.dataset,
         )
     else:
+        if options.model is not None:
+            path = local_model_path(options.model)  # a directory, a GGUF file, `smollm2` or a hub id
+            if path is not None:
+                check_model_path(path)
         task = demo_task(steps=options.steps, model=options.model, dataset=options.dataset)
     return Plan(options, task, arms)
 
