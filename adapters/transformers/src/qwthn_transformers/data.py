@@ -101,6 +101,15 @@ def split_examples(examples: list[Example], eval_fraction: float, seed: int) -> 
     return train, held_out
 
 
+def chat_prompt(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
+    """`question` as the model's chat template renders a user turn, the assistant's turn opened; an instruct
+    model is trained and evaluated in the format it was tuned on. Without a template, the question itself."""
+    if not getattr(tokenizer, "chat_template", None):
+        return question
+    return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                         add_generation_prompt=True)  # fmt: skip
+
+
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str) -> list[int]:
     """Prompt ids with the tokenizer's own special tokens (e.g. BOS), exactly as evaluation feeds them."""
     return tokenizer(prompt, add_special_tokens=True)["input_ids"]

@@ -14,6 +14,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from qwthn_transformers.data import Example, encode_prompt
+from qwthn_transformers.math_problems import final_number
 from qwthn_transformers.progress import progress
 
 MAX_NEW_TOKENS_CAP = 128
@@ -87,4 +88,18 @@ def exact_match(
         model, tokenizer, prompts, min(MAX_NEW_TOKENS_CAP, longest + 2), description=description
     )
     hits = [pred.strip() == ex.response.strip() for pred, ex in zip(predictions, examples, strict=True)]
+    return {"accuracy": sum(hits) / len(hits), "correct": sum(hits), "total": len(hits), "predictions": predictions}
+
+
+def final_number_accuracy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    answers: Sequence[int],
+    max_new_tokens: int,
+    description: str | None = None,
+) -> dict:
+    """Accuracy of the final number of each greedy continuation (math_problems.final_number) against `answers`."""
+    predictions = generate_responses(model, tokenizer, prompts, max_new_tokens, description=description)
+    hits = [final_number(text) == answer for text, answer in zip(predictions, answers, strict=True)]
     return {"accuracy": sum(hits) / len(hits), "correct": sum(hits), "total": len(hits), "predictions": predictions}

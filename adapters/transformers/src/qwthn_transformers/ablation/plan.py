@@ -15,7 +15,14 @@ from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.inject import inject_adapter
 from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, matched_lora, select
 from qwthn_transformers.ablation.protocol import RateSearch
-from qwthn_transformers.ablation.tasks import HEAD_LEARNING_RATE, CausalLMTask, ClassificationTask, demo_task
+from qwthn_transformers.ablation.tasks import (
+    HEAD_LEARNING_RATE,
+    MATH_MODEL,
+    CausalLMTask,
+    ClassificationTask,
+    demo_task,
+    math_task,
+)
 from qwthn_transformers.embedded.base_model import BaseModelSpec
 from qwthn_transformers.finetune import ensure_writable
 from qwthn_transformers.loading import check_model_path, local_model_path
@@ -23,7 +30,7 @@ from qwthn_transformers.loading import check_model_path, local_model_path
 SETTINGS_NAME = "ablation.json"
 
 
-TASKS = ("demo", "minilm")
+TASKS = ("demo", "minilm", "smollm-math")
 
 
 SMOKE_SPEC = BaseModelSpec(
@@ -96,6 +103,8 @@ def _check_options(options: AblationOptions) -> None:
         raise QwthnError(f"unknown --task '{options.task}'; the tasks are: {', '.join(TASKS)}")
     if options.task == "minilm" and (options.model or options.dataset):
         raise QwthnError("--model and --dataset go with --task demo (a causal LM on prompt/response pairs)")
+    if options.task == "smollm-math" and (options.dataset or options.smoke):
+        raise QwthnError("--task smollm-math generates its own word problems on a real LLM; drop --dataset and --smoke")
     if options.smoke and options.model:
         raise QwthnError("--smoke runs its own tiny base model; drop --model, or drop --smoke")
     if options.seeds < 1:
@@ -161,11 +170,15 @@ def plan(options: AblationOptions) -> Plan:
             dataset=options.dataset,
         )
     else:
-        if options.model is not None:
-            path = local_model_path(options.model)  # a directory, a GGUF file, `smollm2` or a hub id
+        model = options.model or (MATH_MODEL if options.task == "smollm-math" else None)
+        if model is not None:
+            path = local_model_path(model)  # a directory, a GGUF file, `smollm2` or a hub id
             if path is not None:
                 check_model_path(path)
-        task = demo_task(steps=options.steps, model=options.model, dataset=options.dataset)
+        if options.task == "smollm-math":
+            task = math_task(steps=options.steps, model=model)
+        else:
+            task = demo_task(steps=options.steps, model=options.model, dataset=options.dataset)
     return Plan(options, task, arms)
 
 

@@ -53,6 +53,9 @@ def summarise(results: dict[str, dict]) -> dict[str, dict]:
             if scored and key in scored[0]:
                 values = [u[key] for u in scored]
                 row[key] = max(values) if key == "max_abs_difference" else _stats(values)
+        robust = [u["robustness"] for u in scored if u.get("robustness")]
+        if robust:
+            row["robustness"] = {kind: _stats([r[kind] for r in robust]) for kind in robust[0]}
         row["curve"] = _mean_curve([u["losses"] for u in scored if u.get("losses")])
         ratio = next((u.get("update_ratio") for u in scored if u["seed"] == 0), None)
         row["update_ratio"] = ratio or {"steps": [], "max_over_layers": []}
@@ -209,7 +212,29 @@ def _protocol_text(plan: Plan) -> list[str]:
     ]
 
 
-def write_report(plan: Plan, results: dict[str, dict], notes: list[str], sweep, console: Console) -> dict:
+def _robustness_text(summary: dict[str, dict], base: dict | None, metric: str) -> list[str]:
+    """The base model before fine-tuning, and each arm's accuracy on the rewritten test problems."""
+    if base is None:
+        return []
+    kinds = list(base.get("robustness", {}))
+    md = ["", "## Base model and robustness", "",
+          f"Before any fine-tuning the base model scores {base['test_metric']:.3f} test {metric}. The robustness "
+          "set rewrites test problems (the question first, an irrelevant number added, a question about another "
+          "quantity); it is measured on the chosen units only and never chooses anything.", "",
+          f"| arm | test {metric} | " + " | ".join(kinds) + " |", "| --- | ---: |" + " ---: |" * len(kinds),
+          f"| base model (no adapter) | {base['test_metric']:.3f} | "
+          + " | ".join(f"{base['robustness'][kind]:.3f}" for kind in kinds) + " |"]  # fmt: skip
+    for arm, row in summary.items():
+        robust = row.get("robustness")
+        if robust:
+            md.append(f"| {arm} | {_fmt(row['test_metric'])} | " + " | ".join(_fmt(robust.get(kind)) for kind in kinds)
+                      + " |")  # fmt: skip
+    return md
+
+
+def write_report(
+    plan: Plan, results: dict[str, dict], notes: list[str], sweep, console: Console, base: dict | None = None
+) -> dict:
     options, task = plan.options, plan.task
     summary = summarise(results)
     comparisons = compare(summary)
@@ -294,6 +319,7 @@ def write_report(plan: Plan, results: dict[str, dict], notes: list[str], sweep, 
             f"{_fmt(row['inference_seconds_of_source'], 2)} s on the emulator; max |difference| of the series "
             f"from the circuit {row['max_abs_difference']:.1e}.",
         ]
+    md += _robustness_text(summary, base, task.metric)
     if sweep:
         md += [
             "",
@@ -318,6 +344,7 @@ def write_report(plan: Plan, results: dict[str, dict], notes: list[str], sweep, 
         "comparisons": comparisons,
         "verdict": lines,
         "noise_sweep": sweep,
+        "base_model": base,
         "notes": notes,
         "plots": plots,
     }

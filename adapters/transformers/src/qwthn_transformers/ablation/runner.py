@@ -49,20 +49,41 @@ def trials(results: list[dict]) -> list[Trial]:
     ]
 
 
-def test_metric(plan_: Plan, arm: Arm, result: dict) -> float:
-    """The test metric of a chosen unit, from its saved adapter; computed once and kept beside it."""
+def test_measures(plan_: Plan, arm: Arm, result: dict) -> dict:
+    """The test metric of a chosen unit (and, on a task that has one, its robustness set), from its saved
+    adapter; computed once and kept beside it."""
     output, seed, lr = plan_.options.output, result["seed"], result["learning_rate"]
     path = test_path(output, arm.name, seed, lr)
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))["test_metric"]
+        return json.loads(path.read_text(encoding="utf-8"))
     adapter = unit_dir(output, arm.name, seed, lr) / "adapter"
     model, tokenizer = plan_.task.load(seed)
     config = parse_adapter_config(adapter_for(plan_.task, arm.adapter))
     load_adapter(model, adapter, unit_runtime(arm, config, seed))
     plan_.task.load_extra(model, adapter)
-    value = plan_.task.test_metric(model, tokenizer)
-    write_json(path, {"test_metric": value})
-    return value
+    measures = _measures(plan_.task, model, tokenizer)
+    write_json(path, measures)
+    return measures
+
+
+def _measures(task, model, tokenizer) -> dict:
+    measures = {"test_metric": task.test_metric(model, tokenizer)}
+    if hasattr(task, "robustness"):
+        measures["robustness"] = task.robustness(model, tokenizer)
+    return measures
+
+
+def base_measures(plan_: Plan) -> dict | None:
+    """The base model's test metric and robustness before any fine-tuning (tasks with a robustness set only)."""
+    if not hasattr(plan_.task, "robustness"):
+        return None
+    path = plan_.options.output / "base_model.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    model, tokenizer = plan_.task.load(0)
+    measures = _measures(plan_.task, model, tokenizer)
+    write_json(path, measures)
+    return measures
 
 
 def _timed_validation(task: CausalLMTask, model, tokenizer) -> tuple[float, float]:
@@ -211,7 +232,7 @@ def run_ablation(options: AblationOptions, console: Console | None = None) -> di
         if pick is not None:
             for seed in range(options.seeds):
                 unit = runner.read(arm, seed, pick.learning_rate)
-                unit["test_metric"] = test_metric(plan_, arm, unit) if not unit["diverged"] else None
+                unit.update(test_measures(plan_, arm, unit) if not unit["diverged"] else {"test_metric": None})
                 seeds.append(unit)
         results[arm.name] = {"search": searched[arm.name], "chosen": seeds,
                              "position": position(trials(searched[arm.name]))}  # fmt: skip
@@ -233,4 +254,4 @@ def run_ablation(options: AblationOptions, console: Console | None = None) -> di
     qwthn_units = [u for u in results.get("qwthn", {}).get("chosen", []) if u["seed"] == 0 and not u["diverged"]]
     if options.noise_sweep and qwthn_units and "wukong" in [entry.name for entry in host.backends()]:
         sweep = noise_sweep(plan_, qwthn_units[0], console)
-    return write_report(plan_, results, notes, sweep, console)
+    return write_report(plan_, results, notes, sweep, console, base=base_measures(plan_))

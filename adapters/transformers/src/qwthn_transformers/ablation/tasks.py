@@ -14,11 +14,12 @@ from pathlib import Path
 import torch
 
 from qwthn.errors import QwthnError
-from qwthn_transformers.data import Example, collate, encode_example, load_jsonl, split_examples
+from qwthn_transformers.data import Example, chat_prompt, collate, encode_example, load_jsonl, split_examples
 from qwthn_transformers.embedded import corpus
 from qwthn_transformers.embedded.base_model import BaseModelSpec, load_or_pretrain
-from qwthn_transformers.evaluate import exact_match
+from qwthn_transformers.evaluate import exact_match, final_number_accuracy
 from qwthn_transformers.loading import load_causal_lm, quiet_progress_off_terminal
+from qwthn_transformers.math_problems import MathSplits, final_number, math_splits
 from qwthn_transformers.train import TrainResult, TrainSettings, example_batches, train
 
 VALIDATION_FRACTION = 0.1
@@ -118,6 +119,66 @@ class CausalLMTask:
 
     def test_metric(self, model, tokenizer) -> float:
         return exact_match(model, tokenizer, self.splits()[2], description="test split")["accuracy"]
+
+
+MATH_MODEL = "smollm2"
+MATH_MAX_NEW_TOKENS = 96
+"""Room for the longest worked solution (5 arithmetic lines and the answer sentence, ~60 SmolLM2 tokens)."""
+
+
+@dataclass
+class MathTask(CausalLMTask):
+    """Multi-step word problems (math_problems.py) in the model's chat format; metric: final-number accuracy.
+
+    Examples hold the bare question; each is rendered in the tokenizer's chat template when encoded or
+    generated, so the splits (and their overlap check) do not depend on the model.
+    """
+
+    metric: str = "final-number accuracy"
+    sizes: dict[str, int] = field(default_factory=dict)
+    _problems: MathSplits | None = None
+
+    def problems(self) -> MathSplits:
+        if self._problems is None:
+            self._problems = math_splits(self.sizes)
+        return self._problems
+
+    def splits(self) -> tuple[list[Example], list[Example], list[Example]]:
+        if self._splits is None:
+            problems = self.problems()
+            rows = [[problem.example() for problem in split] for split in (problems.train, problems.validation,
+                                                                            problems.test)]  # fmt: skip
+            check_splits(*rows)
+            self._splits = (rows[0], rows[1], rows[2])
+        return self._splits
+
+    def _encoded(self, tokenizer, examples: list[Example]) -> list[dict[str, list[int]]]:
+        rendered = [Example(chat_prompt(tokenizer, ex.prompt), ex.response) for ex in examples]
+        return [encode_example(tokenizer, example, self.max_length) for example in rendered]
+
+    def accuracy(self, model, tokenizer, problems: list, description: str) -> dict:
+        prompts = [chat_prompt(tokenizer, problem.question) for problem in problems]
+        return final_number_accuracy(model, tokenizer, prompts, [p.answer for p in problems], MATH_MAX_NEW_TOKENS,
+                                     description=description)  # fmt: skip
+
+    def test_metric(self, model, tokenizer) -> float:
+        return self.accuracy(model, tokenizer, self.problems().test, "test split")["accuracy"]
+
+    def robustness(self, model, tokenizer) -> dict[str, float]:
+        """Accuracy on each SVAMP-style rewrite of the test problems (never used to choose anything)."""
+        problems = self.problems().robustness
+        result = self.accuracy(model, tokenizer, problems, "robustness set")
+        by_kind: dict[str, list[bool]] = {}
+        for problem, text in zip(problems, result["predictions"], strict=True):
+            by_kind.setdefault(problem.variation, []).append(final_number(text) == problem.answer)
+        return {kind: sum(hits) / len(hits) for kind, hits in by_kind.items()}
+
+
+def math_task(*, steps: int | None = None, model: str | None = None, sizes: dict[str, int] | None = None) -> MathTask:
+    """SmolLM2-135M-Instruct (or `model`) on the generated multi-step word problems."""
+    name = model or MATH_MODEL
+    return MathTask("smollm-math", f"{name} on multi-step arithmetic word problems (worked solutions, chat format)",
+                    steps=steps or 200, batch_size=8, max_length=256, model=name, sizes=sizes or {})  # fmt: skip
 
 
 def demo_task(*, steps: int | None = None, model: str | None = None, dataset: Path | None = None) -> CausalLMTask:
