@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from qwthn_transformers.ablation.claims import claims, claims_text
 from qwthn_transformers.ablation.plan import Plan
 from qwthn_transformers.ablation.stats import MIN_PAIRS
 from qwthn_transformers.ablation.verdict import compare, describe, verdict
@@ -43,7 +44,7 @@ def summarise(results: dict[str, dict]) -> dict[str, dict]:
             "status": "diverged at every rate tried" if search and not chosen else "trained",
             "per_seed": {
                 key: {u["seed"]: u[key] for u in scored if u.get(key) is not None}
-                for key in ("test_metric", "validation_loss")
+                for key in ("test_metric", "validation_loss", "train_loss")
             },
         }
         for key in MEASURES:
@@ -319,6 +320,8 @@ def write_report(
             f"{_fmt(row['inference_seconds_of_source'], 2)} s on the emulator; max |difference| of the series "
             f"from the circuit {row['max_abs_difference']:.1e}.",
         ]
+    claim_rows = claims(summary, task.name)
+    md += claims_text(claim_rows, task.name)
     md += _robustness_text(summary, base, task.metric)
     if sweep:
         md += [
@@ -345,6 +348,7 @@ def write_report(
         "verdict": lines,
         "noise_sweep": sweep,
         "base_model": base,
+        "claims": claim_rows,
         "notes": notes,
         "plots": plots,
     }
