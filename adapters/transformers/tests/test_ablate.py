@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 
@@ -184,6 +185,17 @@ def test_more_seeds_on_resume_add_units_at_the_chosen_rate_and_rerun_nothing(cac
     row = second["summary"]["lora-r4"]
     assert row["seeds"] == 2 and row["learning_rate"] == first["summary"]["lora-r4"]["learning_rate"]
     assert json.loads((tmp_path / "ab" / planning.SETTINGS_NAME).read_text())["seeds"] == 2
+
+
+def test_a_run_directory_moved_elsewhere_resumes_there_and_reruns_nothing(cache, tmp_path):
+    """A partial run committed to a repository or carried to another machine resumes at its new path."""
+    first = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], seeds=1))
+    shutil.copytree(tmp_path / "ab", tmp_path / "moved")
+    shutil.rmtree(tmp_path / "ab")
+    written = {path: path.stat().st_mtime_ns for path in (tmp_path / "moved" / "runs").rglob("*.json")}
+    second = run_ablation(smoke(tmp_path / "moved", arms=["lora-r4"], seeds=1))
+    assert all(path.stat().st_mtime_ns == stamp for path, stamp in written.items())  # nothing re-run
+    assert second["summary"]["lora-r4"]["test_metric"] == first["summary"]["lora-r4"]["test_metric"]
 
 
 def test_the_minilm_task_runs_on_the_real_pretrained_encoder(tmp_path):

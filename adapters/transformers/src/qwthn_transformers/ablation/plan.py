@@ -50,9 +50,11 @@ SMOKE_SPEC = BaseModelSpec(
 PROTOCOL = 2
 """Version of the tuning protocol (protocol.py): results of another version are never mixed into a directory."""
 
-RESUMABLE_CHANGES = frozenset({"seeds"})
+RESUMABLE_CHANGES = frozenset({"seeds", "output"})
 """Settings a resumed ablation may change: more --seeds add units at the chosen rates (seed k is the same unit
-whatever the count), fewer report the first ones; the search and every written unit stay valid."""
+whatever the count), fewer report the first ones; the search and every written unit stay valid. The output
+path itself: a run directory moved or copied (committed mid-run, carried to another machine) resumes where
+it now is, since every file in it is found relative to it."""
 
 SMOKE_SEARCH = RateSearch(points=3, decades=2.0, extensions=1)
 """The smoke run's grid: below the protocol's minimum, allowed only with --smoke (which checks the pipeline)."""
