@@ -16,10 +16,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 import qwthn
-from conftest import FAKE_PLUGIN_DIR, write_dist_info
+from conftest import FAKE_PLUGIN_DIR
 from qwthn import BackendNotFoundError, get_backend
 from qwthn.contract.hookspecs import CONTRACT_ATTRIBUTE, CONTRACT_VERSION
 from qwthn.plugins import series_range
+from qwthn.testing.installing import write_dist_info
 
 tomllib = pytest.importorskip("tomllib")
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_PLUGIN_DIR, write_dist_info
+from conftest import FAKE_PLUGIN_DIR
+from qwthn.testing.installing import write_dist_info
 
 QWTHN = [sys.executable, "-m", "qwthn"]
 

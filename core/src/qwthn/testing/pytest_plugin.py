@@ -1,4 +1,6 @@
-"""pytest plugin (entry point `pytest11`): `--qwthn-backend NAME`, `--qwthn-backend-options JSON`, `qwthn_backend`.
+"""pytest plugin (entry point `pytest11`): `--qwthn-backend NAME`, `--qwthn-backend-options JSON`, `qwthn_backend`,
+and the fixtures a plugin's own tests use: `fresh_registry`, `install_plugin` (a plugin installed through real
+entry points, so each package's tests run wherever the package goes).
 
 Inert unless `--qwthn-backend` is given: it only adds two options and a fixture,
 and imports nothing heavier than pytest until a test asks for the fixture. Run
@@ -208,6 +210,30 @@ class Verdict:
         """A run whose checks passed but that left something NOT CERTIFIED does not exit 0."""
         if exitstatus == 0 and self.uncertified:
             session.exitstatus = NOT_CERTIFIED_EXIT
+
+
+@pytest.fixture
+def fresh_registry():
+    """qwthn's plugin registry, rescanned before and after the test (plugins installed by it are forgotten)."""
+    from qwthn.plugins import host
+
+    host.reset()
+    yield host
+    host.reset()
+
+
+@pytest.fixture
+def install_plugin(tmp_path, monkeypatch, fresh_registry):
+    """`install(distribution, version, entry_point, module)`: a *.dist-info with one `qwthn` entry point on a
+    sys.path folder, as pip would leave it, then a rescan; `module` must be importable (on sys.path)."""
+    from qwthn.testing.installing import write_dist_info
+
+    def install(distribution: str, version: str, entry_point: str, module: str) -> None:
+        write_dist_info(tmp_path, distribution, version, entry_point, module)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        fresh_registry.reset()
+
+    return install
 
 
 @pytest.fixture(scope="session")
