@@ -209,3 +209,28 @@ def test_a_one_seed_ablation_runs_on_a_gguf_file(tiny_ggufs, tmp_path):
     report = json.loads((output / "report.json").read_text())
     assert set(report["summary"]) == {"lora-r4", "qwthn"}
     assert str(tiny) in report["task"]
+
+
+@pytest.mark.parametrize("config", [LoRAConfig(r=2), QWTHNConfig(n_qubits=2, n_layers=1)], ids=["lora", "qwthn"])
+def test_an_adapter_trained_on_a_gguf_base_reloads_with_identical_logits(tiny_ggufs, tmp_path, config):
+    tiny, _ = tiny_ggufs
+    model, tokenizer = load_causal_lm(str(tiny))
+    inject_adapter(model, config)
+    batch = tokenizer(["Tom has 3 apples. The answer is 3."], return_tensors="pt")
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(2):
+        model(**batch, labels=batch["input_ids"]).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        trained = model(**batch).logits
+    save_adapter(model, tmp_path / "adapter")
+    fresh, _ = load_causal_lm(str(tiny))
+    with torch.no_grad():
+        base = fresh(**batch).logits
+    load_adapter(fresh, tmp_path / "adapter")
+    with torch.no_grad():
+        reloaded = fresh(**batch).logits
+    assert not torch.allclose(trained, base)  # the adapter changed the model, so equality below means something
+    assert torch.equal(trained, reloaded)
