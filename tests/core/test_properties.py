@@ -85,6 +85,11 @@ FIELD_OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     # a field validator (not visible in the metadata) refuses an empty list or string
     "target_modules": st.lists(st.text(max_size=12), min_size=1, max_size=4)
     | st.text(alphabet=string.ascii_letters + "_.", min_size=1, max_size=12),  # a string is a regex: a valid one
+    # LoRA's per-module ranks and alphas: keys are regexes (valid ones), values positive (a field validator)
+    "rank_pattern": st.dictionaries(st.text(alphabet=string.ascii_letters + "_.", min_size=1, max_size=12),
+                                    st.integers(min_value=1, max_value=64), max_size=3),
+    "alpha_pattern": st.dictionaries(st.text(alphabet=string.ascii_letters + "_.", min_size=1, max_size=12),
+                                     st.floats(min_value=0.01, max_value=64, allow_nan=False), max_size=3),
 }
 
 

@@ -64,7 +64,9 @@ def _no_peft_warnings(caught: list[warnings.WarningMessage]) -> None:
     LoRAConfig(r=4, alpha=8, target_modules=["q_proj", "v_proj"]),
     LoRAConfig(r=3, alpha=5.5, dropout=0.1, target_modules="all-linear"),
     LoRAConfig(r=2, alpha=3, target_modules=r"model\.layers\.1\..*_proj"),
-], ids=["list", "all-linear", "regex"])
+    LoRAConfig(r=2, alpha=4, target_modules=["q_proj", "v_proj"], rank_pattern={r"layers\.0\.self_attn\.q_proj": 5},
+               alpha_pattern={"v_proj": 7}),
+], ids=["list", "all-linear", "regex", "per-module-ranks"])
 def test_a_qwthn_lora_adapter_is_a_peft_adapter_with_identical_logits(tmp_path, config):
     model = adapted(config)
     expected = logits(model)
@@ -96,7 +98,9 @@ def test_a_qwthn_lora_adapter_is_a_peft_adapter_with_identical_logits(tmp_path, 
          target_modules=["q_proj", "k_proj", "down_proj"]),
     dict(r=2, lora_alpha=4, target_modules="all-linear", exclude_modules=["o_proj"]),
     dict(r=2, lora_alpha=4, target_modules=["up_proj", "gate_proj"], layers_to_transform=[1]),
-], ids=["plain", "rslora-causal-lm", "exclude-modules", "layers-to-transform"])
+    dict(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], rank_pattern={"layers.1.self_attn.v_proj": 6},
+         alpha_pattern={"q_proj": 9}),
+], ids=["plain", "rslora-causal-lm", "exclude-modules", "layers-to-transform", "per-module-ranks"])
 def test_a_peft_lora_adapter_loads_into_qwthn_with_identical_logits(tmp_path, options):
     peft_model = get_peft_model(tiny_qwen2(seed=1), LoraConfig(**options))
     randomise_adapter(peft_model)
@@ -136,8 +140,7 @@ def _edited(directory: Path, **changes: object) -> Path:
     (dict(bias="lora_only"), "'bias': 'lora_only'"),
     (dict(lora_bias=True), "'lora_bias'"),
     (dict(modules_to_save=["lm_head"]), "'modules_to_save'"),
-    (dict(rank_pattern={"q_proj": 8}), "'rank_pattern'"),
-    (dict(alpha_pattern={"q_proj": 3}), "'alpha_pattern'"),
+    (dict(rank_pattern={"q_proj": 8}, use_rslora=True), "'use_rslora' with per-module ranks"),
     (dict(fan_in_fan_out=True), "'fan_in_fan_out'"),
     (dict(trainable_token_indices=[1, 2]), "'trainable_token_indices'"),
     (dict(init_lora_weights="pissa"), "'init_lora_weights': 'pissa' changes the base model's weights or the LoRA"),

@@ -61,6 +61,11 @@ class AdapterConfig(OneLineErrors):
         """The config of the `index`-th adapted layer (methods with seeds give each layer its own)."""
         return self
 
+    def layer_configs(self, targets: list[str]) -> list[AdapterConfig]:
+        """The config of each adapted module, by its name in the model (LoRA's per-module ranks override this);
+        a setting that names no target is an error here, before any layer is built."""
+        return [self.for_layer(index) for index in range(len(targets))]
+
     def describe(self) -> str:
         """A short name for reports, e.g. 'LoRA r=4'."""
         return self.label or self.method

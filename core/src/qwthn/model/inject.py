@@ -105,6 +105,7 @@ def inject_adapter(
         raise QwthnError("this model already carries a qwthn adapter; build or load a fresh base model first")
     layer_class = host.methods.get(config.method).layer_class
     targets = find_target_modules(model, config.target_modules)
+    configs = config.layer_configs(targets)  # may refuse (e.g. a rank_pattern key naming no target): before any change
     if isinstance(runtime, Runtime):
         shared = runtime
     elif runtime is None and not config.runs_circuits:
@@ -115,10 +116,10 @@ def inject_adapter(
     model.requires_grad_(False)
     setattr(model, FLAGS_ATTRIBUTE, flags)
     try:
-        for index, name in enumerate(targets):
+        for name, layer_config in zip(targets, configs, strict=True):
             parent_name, _, child_name = name.rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model
-            layer = layer_class(getattr(parent, child_name), config.for_layer(index), shared)
+            layer = layer_class(getattr(parent, child_name), layer_config, shared)
             setattr(parent, child_name, layer)
     except BaseException:
         remove_adapter(model)  # a failure half-way leaves the model as it was

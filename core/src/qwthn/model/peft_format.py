@@ -36,8 +36,6 @@ UNSUPPORTED = {
     "fan_in_fan_out": "transposed (Conv1D) weights",
     "modules_to_save": "fully trained extra modules",
     "trainable_token_indices": "trained token embeddings",
-    "rank_pattern": "per-layer ranks",
-    "alpha_pattern": "per-layer alphas",
     "layer_replication": "replicated layers",
     "target_parameters": "LoRA on bare parameters",
     "megatron_config": "Megatron parallel layers",
@@ -75,6 +73,8 @@ def peft_config(config: LoRAConfig, base: str | None) -> dict[str, Any]:
         "lora_alpha": int(config.alpha) if config.alpha.is_integer() else config.alpha,
         "lora_dropout": config.dropout,
         "target_modules": config.target_modules,
+        "rank_pattern": config.rank_pattern,
+        "alpha_pattern": config.alpha_pattern,
         "base_model_name_or_path": base,
         "bias": "none",
         "use_rslora": False,
@@ -125,9 +125,13 @@ def config_from_peft(data: dict[str, Any], source: str, tensor_keys: Callable[[]
     targets = data.get("target_modules")
     if targets is None or not all(_is_off(data.get(key)) for key in NARROWING):
         targets = sorted({key.removeprefix(KEY_PREFIX).rsplit(".", 2)[0] for key in tensor_keys()})
+    patterns = {key: data.get(key) or {} for key in ("rank_pattern", "alpha_pattern")}
+    if data.get("use_rslora") and any(patterns.values()):
+        raise QwthnError(f"{source}: 'use_rslora' with per-module ranks or alphas has no equivalent in qwthn's LoRA; "
+                         "load this adapter with peft.PeftModel.from_pretrained")  # fmt: skip
     config = parse_adapter_config(
         {"method": "lora", "r": data.get("r", 8), "alpha": data.get("lora_alpha", 8),
-         "dropout": data.get("lora_dropout", 0.0), "target_modules": targets},
+         "dropout": data.get("lora_dropout", 0.0), "target_modules": targets, **patterns},
         source=source,
     )  # fmt: skip
     if data.get("use_rslora"):  # peft scales by alpha / sqrt(r), qwthn by alpha / r: the same update
