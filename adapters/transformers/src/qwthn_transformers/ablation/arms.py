@@ -11,6 +11,8 @@ practice); the rate search absorbs any other choice of scale.
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass, field
 
 from qwthn.errors import QwthnError
@@ -87,29 +89,55 @@ MATCHED = ("qwthn", "qtha")
 MATCH_TOLERANCE = 0.05
 
 
-def matched_lora(name: str, target: int, lora_count) -> Arm:
-    """LoRA whose count is nearest `target`: rank r on a subset of the default targets.
+def nearest_subset(costs: list[tuple[str, int]], budget: int) -> tuple[list[str], int]:
+    """The modules whose costs sum nearest `budget` (ties: fewer parameters), taken in model order within each
+    cost; exhaustive over how many of each distinct cost (a model has few: q, k, v, o, MLP shapes)."""
+    groups: dict[int, list[str]] = {}
+    for module, cost in costs:
+        groups.setdefault(cost, []).append(module)
+    best: tuple[int, int, tuple[int, ...]] | None = None
+    for counts in itertools.product(*(range(len(names) + 1) for names in groups.values())):
+        total = sum(cost * n for cost, n in zip(groups, counts, strict=True))
+        key = (abs(total - budget), total, counts)
+        if best is None or key[:2] < best[:2]:
+            best = key
+    _, total, counts = best
+    chosen = {name for (cost, names), n in zip(groups.items(), counts, strict=True) for name in names[:n]}
+    return [module for module, _ in costs if module in chosen], total
 
-    `lora_count(r, targets)` counts on the real model. When no rank and subset comes within 5% (a
-    model whose smallest LoRA is larger than the arm, or an arm larger than LoRA r=64), the nearest
-    one is still compared, and its question states the size gap: the row is never dropped.
+
+def matched_lora(name: str, target: int, costs: list[tuple[str, int]]) -> Arm:
+    """LoRA with `target` parameters to within 5%, through per-module ranks (peft's rank_pattern).
+
+    `costs` are the default targets' modules in model order with their parameters per unit of rank
+    (in + out features). Above one rank everywhere, every module gets rank r and the nearest subset
+    r + 1 (alpha follows the rank, so every module has the same scale alpha/r); below it, rank 1 on the
+    nearest subset of modules. Only when no subset comes within 5% (a budget below the smallest module)
+    is the nearest one compared, and its question states the size gap: the row is never dropped.
     """
-    best = None
-    for targets in (["q_proj", "v_proj"], ["q_proj"], ["v_proj"]):
-        for r in range(1, 65):
-            count = lora_count(r, targets)
-            error = abs(count - target) / target
-            if best is None or error < best[0]:
-                best = (error, r, targets, count)
-            if count > target:
-                break
-    error, r, targets, count = best
-    adapter = {"method": "lora", "r": r, "alpha": LORA_SCALE * r, "target_modules": targets}
+    total = sum(cost for _, cost in costs)
+    if target >= total:
+        rank = target // total
+        raised, extra = nearest_subset(costs, target - rank * total)
+        count = rank * total + extra
+        adapter = {"method": "lora", "r": rank, "alpha": LORA_SCALE * rank,
+                   "target_modules": sorted({module.rsplit(".", 1)[-1] for module, _ in costs})}  # fmt: skip
+        if raised:
+            adapter["rank_pattern"] = {re.escape(module): rank + 1 for module in raised}
+            adapter["alpha_pattern"] = {re.escape(module): LORA_SCALE * (rank + 1) for module in raised}
+    else:
+        chosen, count = nearest_subset(costs, target)
+        if not chosen:  # every module alone is more than twice the budget: the smallest one, flagged below
+            module, count = min(costs, key=lambda item: item[1])
+            chosen = [module]
+        adapter = {"method": "lora", "r": 1, "alpha": LORA_SCALE, "target_modules": chosen}
+    error = abs(count - target) / target
     if error > MATCH_TOLERANCE:
         gap = f"{(count - target) / target:+.0%}"
         question = f"the nearest LoRA to {name}'s {target:,} parameters: {count:,} ({gap}, not within 5%)"
         return Arm(f"lora-matched-{name}", adapter, "baseline", question, 2e-2, extra={"size_gap": gap})
-    return Arm(f"lora-matched-{name}", adapter, "baseline", f"LoRA with {name}'s parameter count ({count:,})", 2e-2)
+    question = f"LoRA with {name}'s parameter count ({count:,}; per-module ranks)"
+    return Arm(f"lora-matched-{name}", adapter, "baseline", question, 2e-2)
 
 
 def select(arms: list[Arm], names: list[str] | None) -> list[Arm]:

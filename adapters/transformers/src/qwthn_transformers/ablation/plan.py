@@ -192,13 +192,13 @@ def adapter_for(task, adapter: dict) -> dict:
     return {**adapter, "target_modules": [task.targets.get(name, name) for name in targets]}
 
 
-def _lora_counter(task):
-    def count(r: int, targets: list[str]) -> int:
-        model, _ = task.load()
-        config = parse_adapter_config(adapter_for(task, {"method": "lora", "r": r, "target_modules": targets}))
-        return inject_adapter(model, config).trainable_params
-
-    return count
+def lora_costs(task) -> list[tuple[str, int]]:
+    """LoRA's default target modules on this task's model, in model order, with parameters per unit of rank."""
+    model, _ = task.load()
+    config = parse_adapter_config(adapter_for(task, {"method": "lora", "r": 1}))
+    report = inject_adapter(model, config)
+    modules = dict(model.named_modules())
+    return [(name, modules[name].in_features + modules[name].out_features) for name in report.targets]
 
 
 def add_matched_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
@@ -207,18 +207,16 @@ def add_matched_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
     wanted = [name for name in MATCHED if any(arm.name == name for arm in plan_.arms)]
     if requested is not None:
         wanted = [name for name in wanted if f"lora-matched-{name}" in requested]
-    counter = _lora_counter(plan_.task)
+    costs = lora_costs(plan_.task) if wanted else []
     for name in wanted:
         arm = next(arm for arm in plan_.arms if arm.name == name)
         model, _ = plan_.task.load()
         target = inject_adapter(model, parse_adapter_config(adapter_for(plan_.task, arm.adapter))).trainable_params
-        matched = matched_lora(name, target, counter)
+        matched = matched_lora(name, target, costs)
         if "size_gap" in matched.extra:
-            notes.append(
-                f"no LoRA comes within 5% of {name}'s {target:,} parameters on this model (ranks 1-64 on "
-                f"q_proj/v_proj give {counter(1, ['v_proj']):,} to {counter(64, ['q_proj', 'v_proj']):,}); "
-                f"{matched.name} is the nearest, {matched.extra['size_gap']} in size"
-            )
+            notes.append(f"no LoRA comes within 5% of {name}'s {target:,} parameters on this model (its smallest "
+                         f"target module alone has {min(cost for _, cost in costs):,} at rank 1); {matched.name} "
+                         f"is the nearest, {matched.extra['size_gap']} in size")  # fmt: skip
         plan_.arms.append(matched)
     return notes
 
