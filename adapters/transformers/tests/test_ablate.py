@@ -147,7 +147,7 @@ def test_a_rerun_resumes_without_training_again(cache, tmp_path, monkeypatch):
     [
         ({"arms": ["nosuch"]}, "unknown arm 'nosuch'"),
         ({"arms": ["qwthn-dequantized"]}, "built from arm 'qwthn'"),
-        ({"arms": ["lora-matched-lora-r4"]}, "matched LoRA exists for"),
+        ({"arms": ["lora-matched-lora-r4"]}, "unknown arm 'lora-matched-lora-r4'"),
         ({"seeds": 0}, "--seeds must be at least 1"),
         ({"search": RateSearch(1, 1.0, 0)}, "--grid-points must be at least 2"),
         ({"smoke": False, "search": RateSearch(3, 2.0, 0)}, "below the protocol's minimum"),

@@ -172,8 +172,13 @@ def ablate(
         "\\[default: the built-in math word problems]"
     )] = None,
     arms: Annotated[Optional[str], typer.Option(
-        help="Comma-separated arms (see docs/ablation.md).  \\[default: all]"
+        help="Comma-separated arms or families: classical, quantum, peft, all (see docs/ablation.md).  "
+        "\\[default: the paper's question: LoRA, the authors' arms, ours and the matched LoRAs]"
     )] = None,
+    list_arms: Annotated[bool, typer.Option(
+        "--list-arms", help="Print the arms (with --arms: those) and their trainable parameters on the task's "
+        "model, then exit."
+    )] = False,
     seeds: Annotated[int, typer.Option(help="Seeds per arm.")] = 3,
     steps: Annotated[Optional[int], typer.Option(
         help="Training steps per unit.  \\[default: 800 on the demo, 200 on a user model or smollm-math, 300 on minilm]"
@@ -221,4 +226,24 @@ def ablate(
         arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
         search=search, smoke=smoke, noise_sweep=noise_sweep, ray=ray,
     )  # fmt: skip
+    if list_arms:
+        _print_arms(options)
+        return
     run_ablation(options)
+
+
+def _print_arms(options) -> None:
+    from rich.table import Table
+
+    from qwthn.console import make_console
+    from qwthn_transformers.ablation.plan import arm_listing
+
+    rows, notes = arm_listing(options)
+    table = Table("arm", "family", "trainable params", "what it isolates")
+    for row in rows:
+        params = f"built from {row['derived_from']}" if row["derived_from"] else f"{row['trainable_params']:,}"
+        table.add_row(row["arm"], row["family"], params, row["question"])
+    console = make_console()
+    console.print(table)
+    for note in notes:
+        console.print(f"note: {note}", highlight=False, markup=False)

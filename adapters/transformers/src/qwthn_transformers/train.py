@@ -14,7 +14,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -101,9 +101,15 @@ def example_batches(
         yield collate([encoded[i] for i in chosen], pad_token_id)
 
 
+PEFT_WRAPPER = "base_model.model."
+"""What peft's `get_peft_model` puts in front of every parameter name of the model it wraps."""
+
+
 def _optimizer(named: dict[str, torch.nn.Parameter], settings: TrainSettings) -> torch.optim.Optimizer:
-    """AdamW: decay on matrices only; each `fixed_rates` prefix its own groups at its own rate."""
-    rates = {name: next((rate for prefix, rate in settings.fixed_rates if name.startswith(prefix)),
+    """AdamW: decay on matrices only; each `fixed_rates` prefix its own groups at its own rate (a prefix names
+    the module in the model as built, also when peft has wrapped it in `base_model.model.`)."""
+    rates = {name: next((rate for prefix, rate in settings.fixed_rates
+                         if name.removeprefix(PEFT_WRAPPER).startswith(prefix)),
                         settings.learning_rate) for name in named}  # fmt: skip
     groups = []
     for rate in dict.fromkeys(rates.values()):
@@ -181,6 +187,7 @@ def train(
     checkpoint: Checkpoint | None = None,
     processes: Processes = ONE_PROCESS,
     monitor: UpdateRatioMonitor | None = None,
+    after_update: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Run `settings.steps` optimiser steps of next-token cross-entropy (the model computes it from labels).
 
@@ -192,7 +199,9 @@ def train(
     On several `processes`, `batches` yields this rank's slice of each global batch; the loss and
     gradients are the global batch's (distributed.py), every rank restores the same checkpoint and
     only rank 0 writes it. A stop (Ctrl-C, a non-finite value) is seen by every rank at the same step.
-    A `monitor` measures the adapters' update against the frozen layers on the steps it chooses.
+    A `monitor` measures the adapters' update against the frozen layers on the steps it chooses;
+    `after_update(step)` runs after each optimiser step, gradients still in place (AdaLoRA's rank
+    reallocation reads them there).
     """
     named = {name: p for name, p in model.named_parameters() if p.requires_grad}
     if not named:
@@ -241,6 +250,8 @@ def train(
                 _diverged(description, step, "the gradient", _gradient_origin(model, batch), checkpoint, kept)
             optimizer.step()
             scheduler.step()
+            if after_update is not None:
+                after_update(step)
             state.losses.append(value)
             state.step = step + 1
             bar.update()

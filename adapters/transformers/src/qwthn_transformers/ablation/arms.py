@@ -23,13 +23,23 @@ class Arm:
     name: str
     adapter: dict
     group: str
-    """'baseline', 'paper' (the authors' architecture and its controls), 'ours' (qwthn and its controls)."""
+    """'baseline' (LoRA), 'peft' (peft's other methods), 'paper' (the authors' architecture and its controls),
+    'ours' (qwthn and its controls)."""
     question: str
     base_lr: float
     shots: int | None = None
     derived_from: str | None = None
     """Not trained: built from that arm's trained adapters (the dequantized arm)."""
     extra: dict = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return FAMILY_OF_GROUP[self.group]
+
+
+FAMILY_OF_GROUP = {"baseline": "classical", "peft": "classical", "paper": "quantum", "ours": "quantum"}
+"""What `--arms classical` / `--arms quantum` select. 'quantum' means a hybrid with a circuit, here always
+emulated exactly on a classical computer: a family name, not a claim about hardware."""
 
 
 LORA_SCALE = 2.0

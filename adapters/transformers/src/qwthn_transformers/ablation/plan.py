@@ -13,7 +13,9 @@ from pathlib import Path
 from qwthn.errors import QwthnError
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.inject import inject_adapter
-from qwthn_transformers.ablation.arms import ARMS, MATCHED, SMOKE_ARMS, Arm, matched_lora, select
+from qwthn_transformers.ablation.arms import ARMS, MATCHED, QWTHN_DEMO, SMOKE_ARMS, Arm, matched_lora, select
+from qwthn_transformers.ablation.attach import adapter_for
+from qwthn_transformers.ablation.peft_arms import METHODS, peft_arms
 from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.tasks import (
     HEAD_LEARNING_RATE,
@@ -50,9 +52,10 @@ SMOKE_SPEC = BaseModelSpec(
 PROTOCOL = 2
 """Version of the tuning protocol (protocol.py): results of another version are never mixed into a directory."""
 
-RESUMABLE_CHANGES = frozenset({"seeds", "output"})
+RESUMABLE_CHANGES = frozenset({"seeds", "output", "arms"})
 """Settings a resumed ablation may change: more --seeds add units at the chosen rates (seed k is the same unit
-whatever the count), fewer report the first ones; the search and every written unit stay valid. The output
+whatever the count), fewer report the first ones; the search and every written unit stay valid. Other --arms
+run the arms not yet run and report the ones asked for (each arm's units depend on that arm alone). The output
 path itself: a run directory moved or copied (committed mid-run, carried to another machine) resumes where
 it now is, since every file in it is found relative to it."""
 
@@ -144,15 +147,44 @@ def _check_options(options: AblationOptions) -> None:
     ensure_writable(output, "--output")
 
 
+MATCHED_NAMES = [f"lora-matched-{name}" for name in MATCHED]
+FAMILIES: dict[str, list[str]] = {
+    "classical": [arm.name for arm in ARMS if arm.family == "classical"] + MATCHED_NAMES + list(METHODS),
+    "quantum": [arm.name for arm in ARMS if arm.family == "quantum"],
+    "peft": list(METHODS),
+    "all": [arm.name for arm in ARMS] + MATCHED_NAMES + list(METHODS),
+}
+"""Names `--arms` accepts for a group of arms. Without --arms an ablation runs the paper's question: every arm
+of ARMS and the matched LoRAs, not peft's field (`--arms all` adds it)."""
+
+
+def expand_arms(requested: list[str]) -> list[str]:
+    """Arm names and family names -> arm names, in the order given, each once; unknown names refused."""
+    names: list[str] = []
+    for name in requested:
+        if name in FAMILIES:
+            names += FAMILIES[name]
+        elif name in FAMILIES["all"]:
+            names.append(name)
+        else:
+            raise QwthnError(f"unknown arm {name!r}; the arms are: {', '.join(FAMILIES['all'])}; the families: "
+                             f"{', '.join(FAMILIES)}")  # fmt: skip
+    return list(dict.fromkeys(names))
+
+
+def requested_arms(options: AblationOptions) -> list[str] | None:
+    """The arm names this run asked for (None: the default set)."""
+    if options.arms is not None:
+        return expand_arms(options.arms)
+    return list(SMOKE_ARMS) if options.smoke else None
+
+
 def plan(options: AblationOptions) -> Plan:
     """Check everything before any model is loaded."""
     _check_options(options)
-    names = options.arms if options.arms is not None else (list(SMOKE_ARMS) if options.smoke else None)
-    static = [name for name in names if not name.startswith("lora-matched-")] if names else None
+    names = requested_arms(options)
+    static = [name for name in names if name not in MATCHED_NAMES and name not in METHODS] if names else None
     arms = select(list(ARMS), static)
-    for name in names or []:
-        if name.startswith("lora-matched-") and name.removeprefix("lora-matched-") not in MATCHED:
-            raise QwthnError(f"unknown arm {name!r}; matched LoRA exists for: {', '.join(MATCHED)}")
     for arm in arms:
         parse_adapter_config(arm.adapter, source=f"arm {arm.name}")
     if options.task == "minilm":
@@ -184,14 +216,6 @@ def plan(options: AblationOptions) -> Plan:
     return Plan(options, task, arms)
 
 
-def adapter_for(task, adapter: dict) -> dict:
-    """The arm's adapter with the default target names mapped onto this task's model."""
-    if not task.targets:
-        return dict(adapter)
-    targets = adapter.get("target_modules", ["q_proj", "v_proj"])
-    return {**adapter, "target_modules": [task.targets.get(name, name) for name in targets]}
-
-
 def lora_costs(task) -> list[tuple[str, int]]:
     """LoRA's default target modules on this task's model, in model order, with parameters per unit of rank."""
     model, _ = task.load()
@@ -219,6 +243,44 @@ def add_matched_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
                          f"is the nearest, {matched.extra['size_gap']} in size")  # fmt: skip
         plan_.arms.append(matched)
     return notes
+
+
+def qwthn_budget(task) -> int:
+    """Trainable parameters of the default QWTHN arm on this task's model: the size peft's methods are matched to."""
+    model, _ = task.load()
+    return inject_adapter(model, parse_adapter_config(adapter_for(task, QWTHN_DEMO))).trainable_params
+
+
+def add_peft_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
+    """Append the requested peft methods, each sized to QWTHN's parameter count; notes for the ones not run."""
+    wanted = [name for name in METHODS if requested is not None and name in requested]
+    if not wanted:
+        return []
+    budget = qwthn_budget(plan_.task)
+    model, _ = plan_.task.load()
+    targets = adapter_for(plan_.task, {"target_modules": ["q_proj", "v_proj"]})["target_modules"]
+    arms, notes = peft_arms(model, targets, budget, plan_.task.steps, wanted)
+    plan_.arms.extend(arms)
+    return notes
+
+
+def arm_listing(options: AblationOptions) -> tuple[list[dict], list[str]]:
+    """Every arm this run would train (all of them without --arms) with its trainable parameters on the task's
+    model, counted by attaching it to a copy; and the notes on arms that cannot be matched or applied."""
+    import copy
+
+    from qwthn_transformers.ablation.attach import attach
+
+    plan_ = plan(AblationOptions(**{**options.__dict__, "arms": options.arms or ["all"]}))
+    requested = requested_arms(plan_.options)
+    notes = add_matched_arms(plan_, requested) + add_peft_arms(plan_, requested)
+    model, _ = plan_.task.load()
+    rows = []
+    for arm in plan_.arms:
+        params = None if arm.derived_from else attach(plan_.task, arm, copy.deepcopy(model), 0).trainable_params
+        rows.append({"arm": arm.name, "family": arm.family, "trainable_params": params, "question": arm.question,
+                     "derived_from": arm.derived_from})  # fmt: skip
+    return rows, notes
 
 
 def unit_dir(output: Path, arm: str, seed: int, lr: float) -> Path:

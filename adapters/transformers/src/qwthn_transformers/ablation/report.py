@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from qwthn_transformers.ablation.claims import claims, claims_text
+from qwthn_transformers.ablation.field import field_plot, ranking, ranking_text
 from qwthn_transformers.ablation.plan import Plan
 from qwthn_transformers.ablation.stats import MIN_PAIRS
 from qwthn_transformers.ablation.verdict import compare, describe, verdict
@@ -322,6 +323,12 @@ def write_report(
         ]
     claim_rows = claims(summary, task.name)
     md += claims_text(claim_rows, task.name)
+    families = {arm.name: arm.family for arm in plan.arms}
+    field_rows = ranking(summary, families)
+    md += ranking_text(field_rows, task.metric)
+    picture = field_plot(output, summary, families, task.metric)
+    if picture:
+        plots.append(picture)
     md += _robustness_text(summary, base, task.metric)
     if sweep:
         md += [
@@ -349,6 +356,7 @@ def write_report(
         "noise_sweep": sweep,
         "base_model": base,
         "claims": claim_rows,
+        "field": field_rows,
         "notes": notes,
         "plots": plots,
     }

@@ -17,25 +17,26 @@ from contextlib import ExitStack
 from rich.console import Console
 
 from qwthn.console import make_console
-from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.persistence import load_adapter
 from qwthn.plugins import host
 from qwthn.runtime import RuntimeConfig
 from qwthn_transformers.ablation.arms import Arm
+from qwthn_transformers.ablation.attach import restore
 from qwthn_transformers.ablation.plan import (
     SETTINGS_NAME,
     AblationOptions,
     Plan,
-    adapter_for,
     add_matched_arms,
+    add_peft_arms,
     plan,
+    requested_arms,
     result_path,
     test_path,
     unit_dir,
 )
 from qwthn_transformers.ablation.protocol import Trial, choose, next_rates, position
 from qwthn_transformers.ablation.tasks import CausalLMTask
-from qwthn_transformers.ablation.unit import run_unit, unit_runtime, write_json
+from qwthn_transformers.ablation.unit import run_unit, write_json
 from qwthn_transformers.dequantize import dequantize_adapter
 
 NOISE_SCALES = (0.0, 0.5, 1.0, 2.0)
@@ -56,11 +57,7 @@ def test_measures(plan_: Plan, arm: Arm, result: dict) -> dict:
     path = test_path(output, arm.name, seed, lr)
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    adapter = unit_dir(output, arm.name, seed, lr) / "adapter"
-    model, tokenizer = plan_.task.load(seed)
-    config = parse_adapter_config(adapter_for(plan_.task, arm.adapter))
-    load_adapter(model, adapter, unit_runtime(arm, config, seed))
-    plan_.task.load_extra(model, adapter)
+    model, tokenizer = restore(plan_.task, arm, seed, unit_dir(output, arm.name, seed, lr) / "adapter")
     measures = _measures(plan_.task, model, tokenizer)
     write_json(path, measures)
     return measures
@@ -211,7 +208,8 @@ def run_ablation(options: AblationOptions, console: Console | None = None) -> di
     output = options.output
     output.mkdir(parents=True, exist_ok=True)
     write_json(output / SETTINGS_NAME, options.settings())
-    notes = add_matched_arms(plan_, options.arms)
+    requested = requested_arms(options)
+    notes = add_matched_arms(plan_, requested) + add_peft_arms(plan_, requested)
     trained = [arm for arm in plan_.arms if arm.derived_from is None]
     with ExitStack() as stack:
         ray = None

@@ -97,12 +97,13 @@ class CausalLMTask:
     def _encoded(self, tokenizer, examples: list[Example]) -> list[dict[str, list[int]]]:
         return [encode_example(tokenizer, example, self.max_length) for example in examples]
 
-    def fit(self, model, tokenizer, learning_rate: float, seed: int, description: str, monitor=None) -> TrainResult:
+    def fit(self, model, tokenizer, learning_rate: float, seed: int, description: str, monitor=None,
+            after_update=None) -> TrainResult:
         batches = example_batches(
             self._encoded(tokenizer, self.splits()[0]), self.batch_size, tokenizer.pad_token_id, seed
         )
         settings = TrainSettings(steps=self.steps, learning_rate=learning_rate)
-        return train(model, batches, settings, description, monitor=monitor)
+        return train(model, batches, settings, description, monitor=monitor, after_update=after_update)
 
     @torch.no_grad()
     def validation_loss(self, model, tokenizer) -> float:
@@ -311,7 +312,8 @@ class ClassificationTask:
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
                 "labels": torch.tensor([label for _, label in rows])}  # fmt: skip
 
-    def fit(self, model, tokenizer, learning_rate: float, seed: int, description: str, monitor=None) -> TrainResult:
+    def fit(self, model, tokenizer, learning_rate: float, seed: int, description: str, monitor=None,
+            after_update=None) -> TrainResult:
         import random
 
         model.head.requires_grad_(True)
@@ -331,7 +333,7 @@ class ClassificationTask:
         settings = TrainSettings(
             steps=self.steps, learning_rate=learning_rate, fixed_rates=(("head.", self.head_learning_rate),)
         )
-        return train(model, batches(), settings, description, monitor=monitor)
+        return train(model, batches(), settings, description, monitor=monitor, after_update=after_update)
 
     @torch.no_grad()
     def _logits(self, model, tokenizer, rows) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,12 +16,9 @@ import torch
 from rich.console import Console
 
 from qwthn.files import write_json_atomically
-from qwthn.methods.loading import parse_adapter_config
-from qwthn.model.inject import inject_adapter
-from qwthn.model.persistence import save_adapter
-from qwthn.runtime import RuntimeConfig
 from qwthn_transformers.ablation.arms import Arm
-from qwthn_transformers.ablation.plan import Plan, adapter_for, result_path, unit_dir
+from qwthn_transformers.ablation.attach import attach, save
+from qwthn_transformers.ablation.plan import Plan, result_path, unit_dir
 from qwthn_transformers.ablation.protocol import divergence
 from qwthn_transformers.train import TrainingDiverged
 from qwthn_transformers.update_ratio import UpdateRatioMonitor
@@ -61,10 +58,6 @@ def write_json(path: Path, data: dict) -> None:
     write_json_atomically(path, data)
 
 
-def unit_runtime(arm: Arm, config, seed: int) -> RuntimeConfig | None:
-    return RuntimeConfig(shots=arm.shots, seed=seed) if config.runs_circuits else None
-
-
 def train_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) -> dict:
     """Train one (arm, seed, rate) unit and measure it on the validation split; the test split is not touched."""
     task, directory = plan_.task, unit_dir(plan_.options.output, arm.name, seed, lr)
@@ -72,15 +65,14 @@ def train_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) ->
         shutil.rmtree(directory)
     model, tokenizer = task.load(seed)
     torch.manual_seed(seed)
-    config = parse_adapter_config(adapter_for(task, arm.adapter))
-    if "seed" in type(config).model_fields:
-        config = config.model_copy(update={"seed": seed})
-    report = inject_adapter(model, config, unit_runtime(arm, config, seed))
+    attached = attach(task, arm, model, seed)
+    model = attached.model
     monitor = UpdateRatioMonitor(model, every=max(1, task.steps // 50))
     nonfinite, losses, seconds = None, [], 0.0
     with MemoryWatch() as memory:
         try:
-            result = task.fit(model, tokenizer, lr, seed, f"{arm.name} seed {seed} lr {lr:g}", monitor)
+            result = task.fit(model, tokenizer, lr, seed, f"{arm.name} seed {seed} lr {lr:g}", monitor,
+                              attached.after_update)
             losses, seconds = result.losses, result.seconds
         except TrainingDiverged as error:
             nonfinite = str(error).split(": ", 1)[-1].split(";")[0]
@@ -89,15 +81,15 @@ def train_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) ->
     if validation is not None and not math.isfinite(validation):
         diverged, validation = diverged or "validation loss is not finite", None
     if nonfinite is None:
-        save_adapter(model, directory / "adapter")
+        save(model, arm, directory / "adapter")
         task.save_extra(model, directory / "adapter")
     tail = max(1, len(losses) // 10)
     return {
         "arm": arm.name,
         "seed": seed,
         "learning_rate": lr,
-        "label": config.describe(),
-        "trainable_params": report.trainable_params,
+        "label": attached.label,
+        "trainable_params": attached.trainable_params,
         "losses": losses,
         "train_loss": sum(losses[-tail:]) / tail if losses else None,
         "validation_loss": validation,
@@ -106,7 +98,7 @@ def train_unit(plan_: Plan, arm: Arm, seed: int, lr: float, console: Console) ->
         "update_ratio": monitor.trajectory(),
         "step_seconds": seconds / len(losses) if losses else None,
         "peak_memory_mib": round(memory.peak_mib, 1),
-        "backend_usage": report.runtime.tracker.as_dict(),
+        "backend_usage": attached.usage,
     }
 
 

@@ -1,0 +1,143 @@
+"""peft's methods as ablation arms: sized to QWTHN's count through their own knobs, trained by the same unit."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import peft
+import pytest
+import torch
+from tiny_models import tiny_qwen2
+
+from qwthn.errors import QwthnError
+from qwthn_transformers.ablation.arms import MATCH_TOLERANCE
+from qwthn_transformers.ablation.peft_arms import METHODS, apply_peft, peft_arms
+from qwthn_transformers.ablation.plan import FAMILIES, expand_arms
+from qwthn_transformers.train import PEFT_WRAPPER, TrainSettings, _optimizer
+from qwthn_transformers.update_ratio import UpdateRatioMonitor
+
+TARGETS = ["q_proj", "v_proj"]
+
+
+def counted(adapter: dict) -> int:
+    """The adapter's trainable parameters on a fresh model, counted independently of the sizing code."""
+    wrapped = apply_peft(tiny_qwen2(), adapter, steps=100)
+    return sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("budget", [1_500, 6_000, 40_000])
+def test_each_method_is_matched_within_5_percent_or_says_by_how_much_it_misses(budget):
+    arms, notes = peft_arms(tiny_qwen2(), TARGETS, budget, steps=100)
+    assert [arm.name for arm in arms] == list(METHODS) and notes == []
+    for arm in arms:
+        count = counted(arm.adapter)
+        assert f"{count:,} parameters" in arm.question  # the count stated is the model's own
+        gap = abs(count - budget) / budget
+        if arm.extra["sizing"] == "matched":
+            assert gap <= MATCH_TOLERANCE, arm.name
+        else:
+            assert gap > MATCH_TOLERANCE and arm.extra["size_gap"] in arm.question, arm.name
+
+
+def test_the_methods_with_a_fine_knob_reach_every_budget_here():
+    """Per-module ranks (peft's rank_pattern) and FourierFT's frequencies reach any budget up to the size of the
+    weights of the smallest adapted module on every module (2,048 here: FourierFT has no frequencies left beyond)."""
+    for budget in (600, 1_500, 2_000):
+        arms, _ = peft_arms(tiny_qwen2(), TARGETS, budget, steps=100, names=["dora", "pissa", "fourierft", "vera"])
+        assert {arm.name: arm.extra["sizing"] for arm in arms} == dict.fromkeys(["dora", "pissa", "vera", "fourierft"],
+                                                                                 "matched")  # fmt: skip
+
+
+def test_ia3_has_one_size_and_it_is_stated_not_matched():
+    (arm,), _ = peft_arms(tiny_qwen2(), TARGETS, 40_000, steps=100, names=["ia3"])
+    assert arm.extra["sizing"] == "fixed" and "its only size" in arm.question
+
+
+def test_a_method_peft_cannot_apply_is_reported_not_dropped_silently(monkeypatch):
+    def refuse(settings, steps):
+        raise ValueError("Target module Qwen2Attention is not supported")
+
+    from qwthn_transformers.ablation import peft_arms as module
+
+    broken = dataclasses.replace(METHODS["oft"], make=refuse)
+    monkeypatch.setattr(module, "PEFT_METHODS", tuple(broken if m.name == "oft" else m for m in module.PEFT_METHODS))
+    monkeypatch.setitem(module.METHODS, "oft", broken)
+    arms, notes = peft_arms(tiny_qwen2(), TARGETS, 6_000, steps=100, names=["oft", "dora"])
+    assert [arm.name for arm in arms] == ["dora"]
+    assert notes == ["oft: peft cannot apply it to this model's q_proj, v_proj (Target module Qwen2Attention is not "
+                     "supported); not run"]  # fmt: skip
+
+
+def test_families_expand_to_arm_names_and_unknown_names_are_refused():
+    assert expand_arms(["peft"]) == list(METHODS)
+    assert expand_arms(["lora-r4", "classical"])[0] == "lora-r4"
+    assert "dora" in expand_arms(["classical"]) and "qwthn" not in expand_arms(["classical"])
+    assert "qtha" in expand_arms(["quantum"]) and "dora" not in expand_arms(["quantum"])
+    assert expand_arms(["all"]) == FAMILIES["all"] and len(set(FAMILIES["all"])) == len(FAMILIES["all"])
+    with pytest.raises(QwthnError, match="unknown arm 'dorra'.*the families: classical, quantum, peft, all"):
+        expand_arms(["dorra"])
+
+
+def test_the_update_ratio_of_a_peft_lora_is_its_update_against_the_frozen_output():
+    torch.manual_seed(0)
+    model = apply_peft(tiny_qwen2(), {"peft": "dora", "target_modules": ["q_proj"], "r": 2, "lora_alpha": 4.0}, 10)
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.5)  # a nonzero update
+    monitor = UpdateRatioMonitor(model)
+    assert len(monitor.layers) == 2  # the two q_proj of the tiny model
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    seen = {}
+    handle = layer.register_forward_hook(lambda module, inputs, output: seen.update(x=inputs[0], y=output))
+    monitor.before_step(0)
+    model(input_ids=torch.tensor([[1, 2, 3, 4]]))
+    monitor.after_step()
+    handle.remove()
+    frozen = layer.get_base_layer()(seen["x"])
+    expected = float(torch.linalg.vector_norm(seen["y"] - frozen).detach() / torch.linalg.vector_norm(frozen).detach())
+    name = next(name for name in monitor.ratios if name.endswith("layers.0.self_attn.q_proj"))
+    assert monitor.ratios[name] == [pytest.approx(expected, rel=1e-5)] and expected > 0.01
+
+
+def test_a_fixed_rate_prefix_finds_its_parameters_inside_peft_s_wrapper():
+    head = torch.nn.Parameter(torch.zeros(2, 2))
+    adapter = torch.nn.Parameter(torch.zeros(2, 2))
+    settings = TrainSettings(steps=10, learning_rate=1e-2, fixed_rates=(("head.", 5e-3),))
+    optimizer = _optimizer({PEFT_WRAPPER + "head.weight": head, PEFT_WRAPPER + "encoder.lora_A": adapter}, settings)
+    rates = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    assert rates[id(head)] == 5e-3 and rates[id(adapter)] == 1e-2
+
+
+@pytest.mark.slow
+def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_path_factory, monkeypatch):
+    """Every peft arm kind through the smoke ablation: its loss goes down, its saved adapter reloads to the same
+    validation loss, AdaLoRA's rank allocator runs, and the report lists each with its parameter count."""
+    from qwthn_transformers.ablation import plan as planning
+    from qwthn_transformers.ablation.attach import restore
+    from qwthn_transformers.ablation.protocol import RateSearch
+    from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
+    from qwthn_transformers.embedded import base_model
+
+    monkeypatch.setenv(base_model.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "ablate-cache"))
+    names = ["lora-r4", "dora", "adalora", "oft", "ia3", "fourierft", "vera"]
+    options = AblationOptions(output=tmp_path / "ab", smoke=True, seeds=1, search=RateSearch(3, 2.0, 1),
+                              noise_sweep=False, arms=names, steps=12)  # fmt: skip
+    report = run_ablation(options)
+    plan_ = planning.plan(options)
+    planning.add_peft_arms(plan_, names)
+    arms = {arm.name: arm for arm in plan_.arms}
+    for name in names:
+        row = report["summary"][name]
+        assert row["test_metric"] is not None, name
+        unit = json.loads(planning.result_path(options.output, name, 0, row["learning_rate"]).read_text())
+        losses = unit["losses"]
+        assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, name  # it trained
+        assert unit["max_update_ratio"] > 0, name  # the monitor saw its update
+        model, tokenizer = restore(plan_.task, arms[name], 0, planning.unit_dir(options.output, name, 0,
+                                                                               row["learning_rate"]) / "adapter")
+        assert plan_.task.validation_loss(model, tokenizer) == pytest.approx(unit["validation_loss"], rel=1e-5), name
+        if name == "adalora":
+            assert isinstance(model, peft.PeftModel) and model.peft_config["default"].rank_pattern  # reallocated
+    text = (options.output / "report.md").read_text()
+    assert "| dora | DoRA" in text and "matched through r" in text
