@@ -66,6 +66,13 @@ ARMS: tuple[Arm, ...] = (
     Arm("qwthn-mlp", {**QWTHN_DEMO, "qnn_form": "mlp"}, "ours", "MPO + classical MLP of the QNN's size", 2e-2),
     Arm("qwthn-frozen-qnn", {**QWTHN_DEMO, "qnn_form": "frozen"}, "ours", "MPO + frozen random QNN", 2e-2),
     Arm(
+        "qwthn-no-entanglement",
+        {**QWTHN_DEMO, "entangler": "none"},
+        "ours",
+        "the same circuit with its CZ gates removed (a product state: Bowles, Ahmed, Schuld 2024)",
+        2e-2,
+    ),
+    Arm(
         "qwthn-fourier",
         {**QWTHN_DEMO, "qnn_form": "fourier"},
         "ours",

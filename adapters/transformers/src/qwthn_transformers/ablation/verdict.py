@@ -34,6 +34,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question("qwthn", "qwthn-mlp", "our QNN vs a classical MLP of its size", "qnn"),
     Question("qwthn", "qwthn-frozen-qnn", "training our QNN vs a frozen random one", "qnn"),
     Question("qwthn", "qwthn-fourier", "our QNN vs its Fourier features trained from scratch", "qnn"),
+    Question("qwthn", "qwthn-no-entanglement", "our circuit vs the same circuit without entangling gates",
+             "structure"),
     Question("qwthn", "qwthn-sampled-forward", "exact vs 1000-shot sampled forwards (exact gradients)", "cost"),
     Question("qwthn", "lora-matched-qwthn", "our hybrid vs the LoRA nearest its size", "baseline"),
     Question("qwthn", "lora-r4", "our hybrid vs LoRA r=4", "baseline"),
