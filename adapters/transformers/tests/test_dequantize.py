@@ -43,6 +43,10 @@ def test_a_trained_adapter_dequantizes_to_the_same_model(tmp_path, config):
     expected = model(tokens).logits
     report = dequantize_adapter(adapter, tmp_path / "classical")
     assert report["layers"] == 4 and report["max_abs_difference"] < 1e-5
+    assert len(report["spectrum"]) == 4  # the quantumness meter of every layer
+    summary = report["spectrum_summary"]
+    assert 0 < summary["terms_for_share"] <= summary["terms"] == report["terms_per_output"]
+    assert 0 < summary["max_order"] <= summary["full_order"]
 
     fresh = tiny_qwen2(seed=1)
     loaded = load_adapter(fresh, tmp_path / "classical")  # no runtime given: none is needed
@@ -86,10 +90,12 @@ def test_adapters_without_circuits_and_taken_outputs_are_refused(tmp_path):
 def test_cli_dequantize_prints_one_line_and_exits_2_on_bad_input(tmp_path):
     _, adapter = trained(tmp_path, QWTHNConfig(seed=0))
     cli = [sys.executable, "-m", "qwthn"]
-    done = subprocess.run([*cli, "dequantize", str(adapter), str(tmp_path / "out")], capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    done = subprocess.run([*cli, "dequantize", str(adapter), str(tmp_path / "out"), "--report"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "dequantized 4 qwthn layer(s)" in done.stdout
+    assert "terms for 99%" in done.stdout and "Fourier terms carry 99% of any read-out's variance" in done.stdout
+    assert done.stdout.count(".layers.") == 4  # one table row per adapted layer
     assert json.loads((tmp_path / "out" / "adapter_config.json").read_text())["qnn_form"] == "fourier"
     again = subprocess.run([*cli, "dequantize", str(adapter), str(tmp_path / "out")], capture_output=True,
                            text=True, timeout=300)  # fmt: skip

@@ -134,23 +134,38 @@ def evaluate(
 def dequantize(
     adapter: Annotated[Path, typer.Argument(help="Trained QWTHN/QTHA adapter directory.")],
     output: Annotated[Path, typer.Argument(help="Directory for the dequantized adapter, new or empty.")],
+    report: Annotated[bool, typer.Option(
+        "--report", help="Also print each layer's Fourier spectrum: how many terms carry 99% of its read-outs' "
+        "variance and up to which order (a quantumness meter)."
+    )] = False,
     runtime: Optional[RuntimeFlags] = None,  # filled by with_runtime_flags from the flags above
 ) -> None:  # fmt: skip
     """Replace every circuit of an adapter by its exact Fourier series: same outputs, no quantum backend needed."""
     from qwthn.console import make_console
-    from qwthn_transformers.dequantize import dequantize_adapter
+    from qwthn_transformers.dequantize import dequantize_adapter, spectrum_line
 
     runtime = runtime or RuntimeFlags()
     if runtime.backend in (None, "emulator") and runtime.backend_options is None:
         runtime.backend_options = {"dtype": "complex128"}
-    report = dequantize_adapter(adapter, output, runtime.runtime_config())
-    make_console().print(
-        f"dequantized {report['layers']} {report['method']} layer(s) into {report['output']}: "
-        f"{report['terms_per_output']} Fourier terms per read-out, {report['parameters_before']:,} -> "
-        f"{report['parameters_after']:,} adapter parameters, max |difference| on random angles "
-        f"{report['max_abs_difference']:.2g}; it loads with no quantum backend",
+    done = dequantize_adapter(adapter, output, runtime.runtime_config())
+    console = make_console()
+    console.print(
+        f"dequantized {done['layers']} {done['method']} layer(s) into {done['output']}: "
+        f"{done['terms_per_output']} Fourier terms per read-out, {done['parameters_before']:,} -> "
+        f"{done['parameters_after']:,} adapter parameters, max |difference| on random angles "
+        f"{done['max_abs_difference']:.2g}; it loads with no quantum backend",
         highlight=False, markup=False,
     )
+    if report:
+        from rich.table import Table
+
+        table = Table("layer", "terms", "terms for 99%", "max order needed", "full order", "variance by order")
+        for layer, meter in done["spectrum"].items():
+            shares = ", ".join(f"{share:.0%}" for share in meter["power_by_order"])
+            table.add_row(layer, str(meter["terms"]), str(meter["terms_for_share"]), str(meter["max_order"]),
+                          str(meter["full_order"]), shares)  # fmt: skip
+        console.print(table)
+        console.print(spectrum_line(done["spectrum_summary"]), highlight=False, markup=False)
 
 
 def ablate(

@@ -23,6 +23,7 @@ from qwthn.model.persistence import (
 )
 from qwthn.runtime import QuantumLayer, Runtime, RuntimeConfig
 from qwthn.runtime.fourier import FourierSeries
+from qwthn.runtime.spectrum import SHARE, spectrum
 
 TOLERANCE = 1e-5
 CHECK_ROWS = 256
@@ -64,6 +65,9 @@ def dequantize_adapter(source: str | Path, output: str | Path, runtime: RuntimeC
         )
     write_adapter(output, new_config, new_state, base_model_name(source), base_model_identity(source))
     size = lambda tensors: sum(t.numel() for t in tensors.values())  # noqa: E731
+    frequencies = FourierSeries(circuit).frequencies
+    meters = {key.removesuffix(COEFFICIENTS_SUFFIX): spectrum(value, frequencies).as_dict()
+              for key, value in new_state.items() if key.endswith(COEFFICIENTS_SUFFIX)}  # fmt: skip
     return {
         "source": str(source),
         "output": str(output),
@@ -74,4 +78,25 @@ def dequantize_adapter(source: str | Path, output: str | Path, runtime: RuntimeC
         "parameters_after": size(new_state),
         "max_abs_difference": worst,
         "seconds": round(time.perf_counter() - start, 3),
+        "spectrum": meters,
+        "spectrum_summary": summarise_spectra(meters),
     }
+
+
+def summarise_spectra(meters: dict[str, dict]) -> dict:
+    """The most demanding layer's figures: what a classical series needs to carry 99% of every read-out."""
+    return {
+        "share": SHARE,
+        "terms": max(m["terms"] for m in meters.values()),
+        "terms_for_share": max(m["terms_for_share"] for m in meters.values()),
+        "max_order": max(m["max_order"] for m in meters.values()),
+        "full_order": max(m["full_order"] for m in meters.values()),
+    }
+
+
+def spectrum_line(summary: dict) -> str:
+    """One sentence on the meter, and what it implies for evaluating the trained circuits classically."""
+    return (f"at most {summary['terms_for_share']} of {summary['terms']} Fourier terms carry "
+            f"{summary['share']:.0%} of any read-out's variance, up to order {summary['max_order']} of "
+            f"{summary['full_order']}: a classical series of that many terms per read-out reproduces the trained "
+            "circuits to that share")  # fmt: skip

@@ -17,6 +17,7 @@ from qwthn_transformers.ablation.field import field_plot, ranking, ranking_text
 from qwthn_transformers.ablation.plan import Plan
 from qwthn_transformers.ablation.stats import MIN_PAIRS
 from qwthn_transformers.ablation.verdict import compare, describe, verdict
+from qwthn_transformers.dequantize import spectrum_line
 
 MEASURES = ("test_metric", "validation_loss", "train_loss", "step_seconds", "peak_memory_mib")
 
@@ -321,6 +322,10 @@ def write_report(
             f"{_fmt(row['inference_seconds_of_source'], 2)} s on the emulator; max |difference| of the series "
             f"from the circuit {row['max_abs_difference']:.1e}.",
         ]
+        meters = [u["spectrum"] for u in results["qwthn-dequantized"]["chosen"] if u.get("spectrum")]
+        if meters:
+            worst = max(meters, key=lambda m: (m["terms_for_share"], m["max_order"]))
+            md += ["", f"Quantumness meter (the most demanding seed and layer): {spectrum_line(worst)}."]
     claim_rows = claims(summary, task.name)
     md += claims_text(claim_rows, task.name)
     families = {arm.name: arm.family for arm in plan.arms}

@@ -116,6 +116,7 @@ def dequantized_unit(plan_: Plan, arm: Arm, source: dict) -> dict:
         "diverged": None,
         "test_metric": task.test_metric(classical, tokenizer),
         "max_abs_difference": dequantized["max_abs_difference"],
+        "spectrum": dequantized["spectrum_summary"],
         "validation_loss_of_source": quantum_loss,
         "inference_seconds": seconds,
         "inference_seconds_of_source": quantum_seconds,
