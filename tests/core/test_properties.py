@@ -90,6 +90,8 @@ FIELD_OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
                                     st.integers(min_value=1, max_value=64), max_size=3),
     "alpha_pattern": st.dictionaries(st.text(alphabet=string.ascii_letters + "_.", min_size=1, max_size=12),
                                      st.floats(min_value=0.01, max_value=64, allow_nan=False), max_size=3),
+    # QuanTA's axis sizes: at least two, each positive (a field validator), or none (equal axes)
+    "axes": st.none() | st.lists(st.integers(min_value=1, max_value=64), min_size=2, max_size=8),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import peft
 import pytest
@@ -74,8 +75,9 @@ def test_families_expand_to_arm_names_and_unknown_names_are_refused():
     assert expand_arms(["lora-r4", "classical"])[0] == "lora-r4"
     assert "dora" in expand_arms(["classical"]) and "qwthn" not in expand_arms(["classical"])
     assert "qtha" in expand_arms(["quantum"]) and "dora" not in expand_arms(["quantum"])
+    assert expand_arms(["quantum-inspired"]) == ["quanta"] and "quanta" in FAMILIES["all"]
     assert expand_arms(["all"]) == FAMILIES["all"] and len(set(FAMILIES["all"])) == len(FAMILIES["all"])
-    with pytest.raises(QwthnError, match="unknown arm 'dorra'.*the families: classical, quantum, peft, all"):
+    with pytest.raises(QwthnError, match="unknown arm 'dorra'.*the families: classical, quantum, quantum-inspired, peft, all"):
         expand_arms(["dorra"])
 
 
@@ -111,7 +113,7 @@ def test_a_fixed_rate_prefix_finds_its_parameters_inside_peft_s_wrapper():
 
 @pytest.mark.slow
 def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_path_factory, monkeypatch):
-    """Every peft arm kind through the smoke ablation: its loss goes down, its saved adapter reloads to the same
+    """Every peft arm kind (and the quantum-inspired QuanTA) through the smoke ablation: its loss goes down, its saved adapter reloads to the same
     validation loss, AdaLoRA's rank allocator runs, and the report lists each with its parameter count."""
     from qwthn_transformers.ablation import plan as planning
     from qwthn_transformers.ablation.attach import restore
@@ -120,12 +122,12 @@ def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_pat
     from qwthn_transformers.embedded import base_model
 
     monkeypatch.setenv(base_model.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "ablate-cache"))
-    names = ["lora-r4", "dora", "adalora", "oft", "ia3", "fourierft", "vera"]
+    names = ["lora-r4", "dora", "adalora", "oft", "ia3", "fourierft", "vera", "quanta"]
     options = AblationOptions(output=tmp_path / "ab", smoke=True, seeds=1, search=RateSearch(3, 2.0, 1),
                               noise_sweep=False, arms=names, steps=12)  # fmt: skip
     report = run_ablation(options)
     plan_ = planning.plan(options)
-    planning.add_peft_arms(plan_, names)
+    planning.add_sized_arms(plan_, names)
     arms = {arm.name: arm for arm in plan_.arms}
     for name in names:
         row = report["summary"][name]
@@ -141,3 +143,19 @@ def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_pat
             assert isinstance(model, peft.PeftModel) and model.peft_config["default"].rank_pattern  # reallocated
     text = (options.output / "report.md").read_text()
     assert "| dora | DoRA" in text and "matched through r" in text
+
+
+def test_quanta_axis_lists_hold_the_width_once_and_its_arm_states_the_model_s_own_count():
+    from qwthn_transformers.ablation.inspired import axis_lists, inspired_arms, quanta_size
+
+    lists = list(axis_lists(128))
+    assert [8, 4, 4] in lists and [2] * 7 in lists and [16, 8, 8, 4] not in lists  # 512: more than twice 128
+    assert all(128 <= math.prod(a) < 256 and a == sorted(a, reverse=True) and min(a) >= 2 for a in lists)
+    model = tiny_qwen2()
+    (arm,) = inspired_arms(model, TARGETS, 2_000, ["quanta"])
+    from qwthn.methods.loading import parse_adapter_config
+    from qwthn.model.inject import inject_adapter
+
+    count = inject_adapter(tiny_qwen2(), parse_adapter_config(arm.adapter)).trainable_params
+    assert count == quanta_size(arm.adapter["axes"], 4) and f"{count:,} parameters" in arm.question
+    assert arm.family == "quantum-inspired"

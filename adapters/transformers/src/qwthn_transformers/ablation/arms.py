@@ -24,7 +24,7 @@ class Arm:
     adapter: dict
     group: str
     """'baseline' (LoRA), 'peft' (peft's other methods), 'paper' (the authors' architecture and its controls),
-    'ours' (qwthn and its controls)."""
+    'ours' (qwthn and its controls), 'inspired' (quantum-inspired peers: classical methods with circuit structure)."""
     question: str
     base_lr: float
     shots: int | None = None
@@ -37,7 +37,8 @@ class Arm:
         return FAMILY_OF_GROUP[self.group]
 
 
-FAMILY_OF_GROUP = {"baseline": "classical", "peft": "classical", "paper": "quantum", "ours": "quantum"}
+FAMILY_OF_GROUP = {"baseline": "classical", "peft": "classical", "paper": "quantum", "ours": "quantum",
+                   "inspired": "quantum-inspired"}
 """What `--arms classical` / `--arms quantum` select. 'quantum' means a hybrid with a circuit, here always
 emulated exactly on a classical computer: a family name, not a claim about hardware."""
 

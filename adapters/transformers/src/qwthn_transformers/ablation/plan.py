@@ -15,6 +15,7 @@ from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.inject import inject_adapter
 from qwthn_transformers.ablation.arms import ARMS, MATCHED, QWTHN_DEMO, SMOKE_ARMS, Arm, matched_lora, select
 from qwthn_transformers.ablation.attach import adapter_for
+from qwthn_transformers.ablation.inspired import INSPIRED, inspired_arms
 from qwthn_transformers.ablation.peft_arms import METHODS, peft_arms
 from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.tasks import (
@@ -148,11 +149,14 @@ def _check_options(options: AblationOptions) -> None:
 
 
 MATCHED_NAMES = [f"lora-matched-{name}" for name in MATCHED]
+SIZED = [*METHODS, *INSPIRED]
+"""Arms sized to QWTHN's parameter count once the model is loaded (peft's field, the quantum-inspired peers)."""
 FAMILIES: dict[str, list[str]] = {
     "classical": [arm.name for arm in ARMS if arm.family == "classical"] + MATCHED_NAMES + list(METHODS),
     "quantum": [arm.name for arm in ARMS if arm.family == "quantum"],
+    "quantum-inspired": list(INSPIRED),
     "peft": list(METHODS),
-    "all": [arm.name for arm in ARMS] + MATCHED_NAMES + list(METHODS),
+    "all": [arm.name for arm in ARMS] + MATCHED_NAMES + SIZED,
 }
 """Names `--arms` accepts for a group of arms. Without --arms an ablation runs the paper's question: every arm
 of ARMS and the matched LoRAs, not peft's field (`--arms all` adds it)."""
@@ -183,7 +187,7 @@ def plan(options: AblationOptions) -> Plan:
     """Check everything before any model is loaded."""
     _check_options(options)
     names = requested_arms(options)
-    static = [name for name in names if name not in MATCHED_NAMES and name not in METHODS] if names else None
+    static = [name for name in names if name not in MATCHED_NAMES and name not in SIZED] if names else None
     arms = select(list(ARMS), static)
     for arm in arms:
         parse_adapter_config(arm.adapter, source=f"arm {arm.name}")
@@ -251,16 +255,18 @@ def qwthn_budget(task) -> int:
     return inject_adapter(model, parse_adapter_config(adapter_for(task, QWTHN_DEMO))).trainable_params
 
 
-def add_peft_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
-    """Append the requested peft methods, each sized to QWTHN's parameter count; notes for the ones not run."""
-    wanted = [name for name in METHODS if requested is not None and name in requested]
+def add_sized_arms(plan_: Plan, requested: list[str] | None) -> list[str]:
+    """Append the requested peft methods and quantum-inspired peers, each sized to QWTHN's parameter count;
+    notes for the ones that cannot run."""
+    wanted = [name for name in SIZED if requested is not None and name in requested]
     if not wanted:
         return []
     budget = qwthn_budget(plan_.task)
     model, _ = plan_.task.load()
     targets = adapter_for(plan_.task, {"target_modules": ["q_proj", "v_proj"]})["target_modules"]
-    arms, notes = peft_arms(model, targets, budget, plan_.task.steps, wanted)
+    arms, notes = peft_arms(model, targets, budget, plan_.task.steps, [n for n in wanted if n in METHODS])
     plan_.arms.extend(arms)
+    plan_.arms.extend(inspired_arms(model, targets, budget, wanted))
     return notes
 
 
@@ -273,7 +279,7 @@ def arm_listing(options: AblationOptions) -> tuple[list[dict], list[str]]:
 
     plan_ = plan(AblationOptions(**{**options.__dict__, "arms": options.arms or ["all"]}))
     requested = requested_arms(plan_.options)
-    notes = add_matched_arms(plan_, requested) + add_peft_arms(plan_, requested)
+    notes = add_matched_arms(plan_, requested) + add_sized_arms(plan_, requested)
     model, _ = plan_.task.load()
     rows = []
     for arm in plan_.arms:

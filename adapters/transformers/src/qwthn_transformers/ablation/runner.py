@@ -27,7 +27,7 @@ from qwthn_transformers.ablation.plan import (
     AblationOptions,
     Plan,
     add_matched_arms,
-    add_peft_arms,
+    add_sized_arms,
     plan,
     requested_arms,
     result_path,
@@ -210,7 +210,7 @@ def run_ablation(options: AblationOptions, console: Console | None = None) -> di
     output.mkdir(parents=True, exist_ok=True)
     write_json(output / SETTINGS_NAME, options.settings())
     requested = requested_arms(options)
-    notes = add_matched_arms(plan_, requested) + add_peft_arms(plan_, requested)
+    notes = add_matched_arms(plan_, requested) + add_sized_arms(plan_, requested)
     trained = [arm for arm in plan_.arms if arm.derived_from is None]
     with ExitStack() as stack:
         ray = None
