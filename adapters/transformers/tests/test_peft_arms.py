@@ -77,7 +77,8 @@ def test_families_expand_to_arm_names_and_unknown_names_are_refused():
     assert "qtha" in expand_arms(["quantum"]) and "dora" not in expand_arms(["quantum"])
     assert expand_arms(["quantum-inspired"]) == ["quanta"] and "quanta" in FAMILIES["all"]
     assert expand_arms(["all"]) == FAMILIES["all"] and len(set(FAMILIES["all"])) == len(FAMILIES["all"])
-    with pytest.raises(QwthnError, match="unknown arm 'dorra'.*the families: classical, quantum, quantum-inspired, peft, all"):
+    families = "the families: classical, quantum, quantum-inspired, peft, all"
+    with pytest.raises(QwthnError, match=f"unknown arm 'dorra'.*{families}"):
         expand_arms(["dorra"])
 
 
@@ -113,8 +114,8 @@ def test_a_fixed_rate_prefix_finds_its_parameters_inside_peft_s_wrapper():
 
 @pytest.mark.slow
 def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_path_factory, monkeypatch):
-    """Every peft arm kind (and the quantum-inspired QuanTA) through the smoke ablation: its loss goes down, its saved adapter reloads to the same
-    validation loss, AdaLoRA's rank allocator runs, and the report lists each with its parameter count."""
+    """Every peft arm kind (and the quantum-inspired QuanTA) through the smoke ablation: its loss goes down, its
+    saved adapter reloads to the same validation loss, AdaLoRA's rank allocator runs, and the report lists each with its parameter count."""
     from qwthn_transformers.ablation import plan as planning
     from qwthn_transformers.ablation.attach import restore
     from qwthn_transformers.ablation.protocol import RateSearch
