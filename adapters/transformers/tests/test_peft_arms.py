@@ -115,7 +115,8 @@ def test_a_fixed_rate_prefix_finds_its_parameters_inside_peft_s_wrapper():
 @pytest.mark.slow
 def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_path_factory, monkeypatch):
     """Every peft arm kind (and the quantum-inspired QuanTA) through the smoke ablation: its loss goes down, its
-    saved adapter reloads to the same validation loss, AdaLoRA's rank allocator runs, and the report lists each with its parameter count."""
+    saved adapter reloads to the same validation loss, AdaLoRA's rank allocator runs, and the report lists each
+    with its parameter count."""
     from qwthn_transformers.ablation import plan as planning
     from qwthn_transformers.ablation.attach import restore
     from qwthn_transformers.ablation.protocol import RateSearch
