@@ -102,7 +102,7 @@ def test_smoke_ablation_trains_every_arm_and_writes_the_report(cache, tmp_path):
         row = summary[arm]  # every seed is scored or listed as diverged (the tiny model's updates run large)
         assert row["seeds"] >= 1 and row["seeds"] + len(row["diverged_seeds"]) == 2, (arm, row["diverged_seeds"])
         for seed in range(2):
-            if arm == "qwthn-dequantized" or str(seed) in row["diverged_seeds"]:
+            if arm in ("qwthn-dequantized", "qwthn-rff") or str(seed) in row["diverged_seeds"]:
                 continue
             unit = json.loads(planning.result_path(out, arm, seed, row["learning_rate"]).read_text())
             assert unit["validation_loss"] < base, (arm, seed, unit["validation_loss"], base)  # it trained
@@ -115,6 +115,9 @@ def test_smoke_ablation_trains_every_arm_and_writes_the_report(cache, tmp_path):
     dequantized = summary["qwthn-dequantized"]
     assert dequantized["max_abs_difference"] < 1e-5
     assert dequantized["validation_loss"][0] == pytest.approx(summary["qwthn"]["validation_loss"][0], abs=1e-4)
+    surrogate = summary["qwthn-rff"]  # a smaller, approximate classical copy of each trained circuit
+    assert "RFF surrogate" in surrogate["label"] and surrogate["max_abs_difference"] > 1e-4
+    assert surrogate["trainable_params"] < dequantized["trainable_params"]
     text = (out / "report.md").read_text()
     for part in (
         "## Verdict",

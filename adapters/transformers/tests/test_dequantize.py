@@ -101,3 +101,21 @@ def test_cli_dequantize_prints_one_line_and_exits_2_on_bad_input(tmp_path):
                            text=True, timeout=300)  # fmt: skip
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert again.stderr.strip().count("\n") == 0 and "not an empty directory" in again.stderr
+
+
+def test_the_random_feature_surrogate_keeps_the_terms_it_draws_and_says_how_far_it_is(tmp_path):
+    from qwthn.methods.dequantize import sample_terms
+
+    _, adapter = trained(tmp_path, QWTHNConfig(seed=0))
+    exact = dequantize_adapter(adapter, tmp_path / "exact")
+    some = dequantize_adapter(adapter, tmp_path / "some", keep_terms=5, seed=1)
+    every = dequantize_adapter(adapter, tmp_path / "every", keep_terms=exact["terms_per_output"] - 1, seed=1)
+    assert some["kept_terms"] == 6 and some["surrogate_max_abs_difference"] > 1e-3  # a real approximation
+    assert every["surrogate_max_abs_difference"] < 1e-5  # all terms kept: the exact series again
+    n_series = 4 * exact["terms_per_output"] * 4  # 4 layers x terms x 4 read-outs
+    assert some["parameters_after"] == exact["parameters_after"] - n_series + 4 * 6 * 4
+    coefficients = torch.randn(3, 3, 3, 2)
+    kept = sample_terms(coefficients, 4, seed=7)
+    nonzero = kept.reshape(-1, 2) != 0
+    assert nonzero[0].all() and int(nonzero[:, 0].sum()) == 5 and torch.equal(nonzero[:, 0], nonzero[:, 1])
+    assert torch.equal(kept, sample_terms(coefficients, 4, seed=7))  # seeded

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from qwthn.errors import QwthnError
-from qwthn.methods.dequantize import COEFFICIENTS_SUFFIX, WEIGHTS_SUFFIX, dequantize_state
+from qwthn.methods.dequantize import COEFFICIENTS_SUFFIX, WEIGHTS_SUFFIX, dequantize_state, sample_terms
 from qwthn.model.persistence import (
     base_model_identity,
     base_model_name,
@@ -41,8 +41,16 @@ def _check(circuit, runtime: Runtime, weights: torch.Tensor, coefficients: torch
         return float((series(angles) - layer(angles)).abs().max())
 
 
-def dequantize_adapter(source: str | Path, output: str | Path, runtime: RuntimeConfig | None = None) -> dict:
-    """Write the dequantized adapter of `source` to `output` (new or empty); returns what was done."""
+def dequantize_adapter(
+    source: str | Path, output: str | Path, runtime: RuntimeConfig | None = None, *, keep_terms: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """Write the dequantized adapter of `source` to `output` (new or empty); returns what was done.
+
+    With `keep_terms`, what is written is the random-Fourier-feature surrogate instead: each layer's series
+    keeps its constant and `keep_terms` random other terms (`sample_terms`, seeded); the exact series is
+    still built and checked first, and the surrogate's own distance from the circuit is reported.
+    """
     source, output = Path(source), Path(output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise QwthnError(f"output {output} already exists and is not an empty directory; pass a new OUT")
@@ -63,12 +71,27 @@ def dequantize_adapter(source: str | Path, output: str | Path, runtime: RuntimeC
             f"the Fourier form differs from the circuit by {worst:.3g} (> {TOLERANCE:g}); the backend "
             f"'{shared.backend.name}' is not exact enough: use the emulator with dtype complex128"
         )
-    write_adapter(output, new_config, new_state, base_model_name(source), base_model_identity(source))
-    size = lambda tensors: sum(t.numel() for t in tensors.values())  # noqa: E731
     frequencies = FourierSeries(circuit).frequencies
     meters = {key.removesuffix(COEFFICIENTS_SUFFIX): spectrum(value, frequencies).as_dict()
               for key, value in new_state.items() if key.endswith(COEFFICIENTS_SUFFIX)}  # fmt: skip
+    surrogate = {}
+    if keep_terms is not None:
+        new_state = {key: sample_terms(value, keep_terms, seed) if key.endswith(COEFFICIENTS_SUFFIX) else value
+                     for key, value in new_state.items()}  # fmt: skip
+        distance = max(_check(circuit, shared, state[key], new_state[key.removesuffix(WEIGHTS_SUFFIX)
+                                                                     + COEFFICIENTS_SUFFIX])
+                       for key in state if key.endswith(WEIGHTS_SUFFIX))  # fmt: skip
+        surrogate = {"kept_terms": keep_terms + 1, "surrogate_max_abs_difference": distance}
+    write_adapter(output, new_config, new_state, base_model_name(source), base_model_identity(source))
+
+    def size(tensors: dict[str, torch.Tensor]) -> int:
+        """Parameters, a surrogate's series counted by the terms it keeps (the rest are zeros by construction)."""
+        kept = lambda key, t: (keep_terms + 1) * t.shape[-1] if keep_terms is not None and key.endswith(  # noqa: E731
+            COEFFICIENTS_SUFFIX) else t.numel()
+        return sum(kept(key, t) for key, t in tensors.items())
+
     return {
+        **surrogate,
         "source": str(source),
         "output": str(output),
         "method": config.method,

@@ -45,3 +45,19 @@ def dequantize_state(
         coefficients = series.coefficients.detach().to(weights.dtype).contiguous()
         result[key.removesuffix(WEIGHTS_SUFFIX) + COEFFICIENTS_SUFFIX] = coefficients
     return config.model_copy(update={"qnn_form": "fourier"}), result
+
+
+def sample_terms(coefficients: torch.Tensor, keep: int, seed: int = 0) -> torch.Tensor:
+    """The series restricted to its constant term and `keep` others drawn uniformly at random (the same for every
+    read-out), the rest set to zero: a random-Fourier-feature surrogate (Landman et al. 2022) of the circuit.
+
+    The grid basis is orthogonal, so keeping the exact coefficients of the drawn terms is the least-squares fit
+    of those features to the circuit's values on the grid: no refit is needed.
+    """
+    n_outputs = coefficients.shape[-1]
+    flat = coefficients.reshape(-1, n_outputs)
+    generator = torch.Generator().manual_seed(seed)
+    drawn = torch.randperm(flat.shape[0] - 1, generator=generator)[:keep] + 1  # index 0 is the constant term
+    mask = torch.zeros(flat.shape[0], 1, dtype=flat.dtype)
+    mask[0], mask[drawn] = 1, 1
+    return (flat * mask).reshape(coefficients.shape)

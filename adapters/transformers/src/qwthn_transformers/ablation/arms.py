@@ -89,6 +89,16 @@ ARMS: tuple[Arm, ...] = (
         derived_from="qwthn",
     ),
     Arm(
+        "qwthn-rff",
+        {**QWTHN_DEMO, "qnn_form": "fourier"},
+        "ours",
+        "the trained QNN replaced by a random-Fourier-feature surrogate of its size: its constant and random terms of "
+        "its exact series, as many coefficients as the circuit has weights (Landman et al. 2022)",
+        2e-2,
+        derived_from="qwthn",
+        extra={"surrogate": True},
+    ),
+    Arm(
         "qwthn-sampled-forward",
         QWTHN_DEMO,
         "ours",
@@ -99,7 +109,8 @@ ARMS: tuple[Arm, ...] = (
     ),
 )
 SMOKE_ARMS = (
-    "lora-r4", "qtha", "qtha-mpo-dense", "qwthn", "qwthn-no-qnn", "qwthn-dequantized", "lora-matched-qwthn",
+    "lora-r4", "qtha", "qtha-mpo-dense", "qwthn", "qwthn-no-qnn", "qwthn-dequantized", "qwthn-rff",
+    "lora-matched-qwthn",
     "lora-matched-qtha",
 )
 MATCHED = ("qwthn", "qtha")

@@ -17,11 +17,12 @@ from contextlib import ExitStack
 from rich.console import Console
 
 from qwthn.console import make_console
+from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.persistence import load_adapter
 from qwthn.plugins import host
 from qwthn.runtime import RuntimeConfig
 from qwthn_transformers.ablation.arms import Arm
-from qwthn_transformers.ablation.attach import restore
+from qwthn_transformers.ablation.attach import adapter_for, restore
 from qwthn_transformers.ablation.plan import (
     SETTINGS_NAME,
     AblationOptions,
@@ -89,12 +90,23 @@ def _timed_validation(task: CausalLMTask, model, tokenizer) -> tuple[float, floa
     return loss, time.perf_counter() - start
 
 
+def surrogate_terms(task, arm: Arm) -> int | None:
+    """For the RFF surrogate arm: random terms kept per read-out, so its series has about the circuit's weights."""
+    if not arm.extra.get("surrogate"):
+        return None
+    circuit = parse_adapter_config(adapter_for(task, arm.adapter)).circuit()
+    return max(1, circuit.n_weights // circuit.n_outputs - 1)
+
+
 def dequantized_unit(plan_: Plan, arm: Arm, source: dict) -> dict:
-    """The source arm's chosen adapter, dequantized: same metric expected; its size and inference speed."""
+    """The source arm's chosen adapter, dequantized (or its random-feature surrogate): its metric, size and speed."""
     task = plan_.task
     source_adapter = unit_dir(plan_.options.output, source["arm"], source["seed"], source["learning_rate"]) / "adapter"
     directory = unit_dir(plan_.options.output, arm.name, source["seed"], source["learning_rate"])
-    dequantized = dequantize_adapter(source_adapter, directory / "adapter")
+    keep = surrogate_terms(task, arm)
+    dequantized = dequantize_adapter(source_adapter, directory / "adapter", keep_terms=keep, seed=source["seed"])
+    form = "dequantized" if keep is None else (f"RFF surrogate ({dequantized['kept_terms']} of "
+                                               f"{dequantized['terms_per_output']} terms)")  # fmt: skip
     quantum, tokenizer = task.load(source["seed"])
     load_adapter(quantum, source_adapter)
     task.load_extra(quantum, source_adapter)
@@ -107,7 +119,7 @@ def dequantized_unit(plan_: Plan, arm: Arm, source: dict) -> dict:
         "arm": arm.name,
         "seed": source["seed"],
         "learning_rate": source["learning_rate"],
-        "label": f"{source['label']} dequantized",
+        "label": f"{source['label']} {form}",
         "trainable_params": dequantized["parameters_after"],
         "source_params": dequantized["parameters_before"],
         "losses": [],
@@ -115,7 +127,7 @@ def dequantized_unit(plan_: Plan, arm: Arm, source: dict) -> dict:
         "validation_loss": loss,
         "diverged": None,
         "test_metric": task.test_metric(classical, tokenizer),
-        "max_abs_difference": dequantized["max_abs_difference"],
+        "max_abs_difference": dequantized.get("surrogate_max_abs_difference", dequantized["max_abs_difference"]),
         "spectrum": dequantized["spectrum_summary"],
         "validation_loss_of_source": quantum_loss,
         "inference_seconds": seconds,

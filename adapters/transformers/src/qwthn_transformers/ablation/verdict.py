@@ -26,7 +26,8 @@ class Question:
     text: str
     kind: str
     """'qnn' (the control removes or replaces a QNN), 'baseline' (a classical PEFT baseline), 'structure'
-    (another part of the architecture), 'cost' (what sampling costs), 'identity' (equal by construction)."""
+    (another part of the architecture), 'cost' (what sampling, or a smaller classical copy, costs), 'identity'
+    (equal by construction)."""
 
 
 QUESTIONS: tuple[Question, ...] = (
@@ -49,6 +50,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question("qtha", "lora-matched-qtha", "the authors' architecture vs the LoRA nearest its size", "baseline"),
     Question("qtha", "lora-r4", "the authors' architecture vs LoRA r=4", "baseline"),
     Question("qwthn-dequantized", "qwthn", "the trained QNN's exact classical form vs the circuit", "identity"),
+    Question("qwthn", "qwthn-rff", "the trained circuit vs a random-Fourier-feature surrogate of its size (fitted to "
+             "it, not retrained)", "cost"),
 )
 
 
