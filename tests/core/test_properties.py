@@ -92,6 +92,8 @@ FIELD_OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
                                      st.floats(min_value=0.01, max_value=64, allow_nan=False), max_size=3),
     # QuanTA's axis sizes: at least two, each positive (a field validator), or none (equal axes)
     "axes": st.none() | st.lists(st.integers(min_value=1, max_value=64), min_size=2, max_size=8),
+    # QPA's mapping widths: positive (a field validator)
+    "mapping": st.lists(st.integers(min_value=1, max_value=64), max_size=4),
 }
 
 

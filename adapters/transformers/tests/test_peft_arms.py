@@ -78,6 +78,7 @@ def test_families_expand_to_arm_names_and_unknown_names_are_refused():
     assert "dora" in expand_arms(["classical"]) and "qwthn" not in expand_arms(["classical"])
     assert "qtha" in expand_arms(["quantum"]) and "dora" not in expand_arms(["quantum"])
     assert expand_arms(["quantum-inspired"]) == ["quanta"] and "quanta" in FAMILIES["all"]
+    assert "qpa" in expand_arms(["quantum"]) and "qpa-classical" in expand_arms(["classical"])
     assert expand_arms(["all"]) == FAMILIES["all"] and len(set(FAMILIES["all"])) == len(FAMILIES["all"])
     families = "the families: classical, quantum, quantum-inspired, peft, all"
     with pytest.raises(QwthnError, match=f"unknown arm 'dorra'.*{families}"):
@@ -126,7 +127,7 @@ def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_pat
     from qwthn_transformers.embedded import base_model
 
     monkeypatch.setenv(base_model.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "ablate-cache"))
-    names = ["lora-r4", "dora", "adalora", "oft", "ia3", "fourierft", "vera", "quanta"]
+    names = ["lora-r4", "dora", "adalora", "oft", "ia3", "fourierft", "vera", "quanta", "qpa", "qpa-classical"]
     options = AblationOptions(output=tmp_path / "ab", smoke=True, seeds=1, search=RateSearch(3, 2.0, 1),
                               noise_sweep=False, arms=names, steps=12)  # fmt: skip
     report = run_ablation(options)
@@ -163,3 +164,18 @@ def test_quanta_axis_lists_hold_the_width_once_and_its_arm_states_the_model_s_ow
     count = inject_adapter(tiny_qwen2(), parse_adapter_config(arm.adapter)).trainable_params
     assert count == quanta_size(arm.adapter["axes"], 4) and f"{count:,} parameters" in arm.question
     assert arm.family == "quantum-inspired"
+
+
+def test_qpa_and_its_twin_differ_only_in_the_qnn_and_state_the_model_s_own_count():
+    from qwthn.methods.loading import parse_adapter_config
+    from qwthn.model.inject import inject_adapter
+    from qwthn_transformers.ablation.inspired import inspired_arms
+
+    qpa, twin = inspired_arms(tiny_qwen2(), TARGETS, 2_000, ["qpa", "qpa-classical"])
+    assert {k: v for k, v in qpa.adapter.items() if k != "qnn_form"} == {
+        k: v for k, v in twin.adapter.items() if k != "qnn_form"}  # fmt: skip
+    assert (qpa.adapter["qnn_form"], twin.adapter["qnn_form"]) == ("circuit", "fourier")
+    assert (qpa.family, twin.family) == ("quantum", "classical")
+    for arm in (qpa, twin):
+        count = inject_adapter(tiny_qwen2(), parse_adapter_config(arm.adapter)).trainable_params
+        assert f"{count:,} parameters" in arm.question

@@ -86,10 +86,10 @@ class FourierSeries(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         leading = inputs.shape[:-1]
+        if not self.frequencies:  # a circuit with no input: its read-outs are constants
+            return self.coefficients.to(inputs.dtype).expand(*leading, self.circuit.n_outputs)
         flat = inputs.reshape(-1, inputs.shape[-1])
         coefficients = self.coefficients.to(flat.dtype)
-        if not self.frequencies:
-            return coefficients.expand(*leading, self.circuit.n_outputs)
         if coefficients[..., 0].numel() <= KRONECKER_TERMS:  # all features per row, then one GEMM
             features = _real_basis(self.frequencies[0], flat[:, 0])
             for index, degree in enumerate(self.frequencies[1:], start=1):

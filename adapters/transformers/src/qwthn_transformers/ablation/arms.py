@@ -24,7 +24,8 @@ class Arm:
     adapter: dict
     group: str
     """'baseline' (LoRA), 'peft' (peft's other methods), 'paper' (the authors' architecture and its controls),
-    'ours' (qwthn and its controls), 'inspired' (quantum-inspired peers: classical methods with circuit structure)."""
+    'ours' (qwthn and its controls), 'inspired' (quantum-inspired peers: classical methods with circuit structure),
+    'peer' (another group's hybrid method with a circuit), 'peer-twin' (that method with its circuit replaced)."""
     question: str
     base_lr: float
     shots: int | None = None
@@ -38,7 +39,7 @@ class Arm:
 
 
 FAMILY_OF_GROUP = {"baseline": "classical", "peft": "classical", "paper": "quantum", "ours": "quantum",
-                   "inspired": "quantum-inspired"}
+                   "inspired": "quantum-inspired", "peer": "quantum", "peer-twin": "classical"}
 """What `--arms classical` / `--arms quantum` select. 'quantum' means a hybrid with a circuit, here always
 emulated exactly on a classical computer: a family name, not a claim about hardware."""
 

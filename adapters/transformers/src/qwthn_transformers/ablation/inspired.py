@@ -1,4 +1,4 @@
-"""Quantum-inspired peers as ablation arms, sized to QWTHN's parameter count through their own knobs.
+"""The quantum and quantum-inspired peers as ablation arms, sized to QWTHN's parameter count through their own knobs.
 
 QuanTA (Chen et al., NeurIPS 2024; qwthn's `quanta` method, read from `quanta-fine-tuning/quanta`): its
 knob is the list of axes the width is reshaped into. Every non-increasing list of axis sizes (2 to 8
@@ -17,8 +17,11 @@ from torch import nn
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.inject import inject_adapter
 from qwthn_transformers.ablation.arms import MATCH_TOLERANCE, Arm
+from qwthn_transformers.ablation.peft_arms import largest_within
 
-INSPIRED = ("quanta",)
+INSPIRED = ("quanta", "qpa", "qpa-classical")
+FAMILY = {"quanta": "inspired", "qpa": "peer", "qpa-classical": "peer-twin"}
+"""Arm groups: QuanTA is classical with circuit structure; QPA runs a real (input-free) QNN; its twin a free vector."""
 
 
 def axis_lists(width: int, most: int = 8) -> Iterator[list[int]]:
@@ -58,9 +61,43 @@ def quanta_arm(model: nn.Module, targets: list[str], budget: int, modules: dict[
     return Arm("quanta", adapter, "inspired", nearest, 2e-2, extra={"sizing": "nearest", "size_gap": f"{gap:+.0%}"})
 
 
+def _count(model: nn.Module, adapter: dict) -> int:
+    import copy
+
+    return inject_adapter(copy.deepcopy(model), parse_adapter_config(adapter)).trainable_params
+
+
+def qpa_arms(model: nn.Module, targets: list[str], budget: int, names: list[str]) -> list[Arm]:
+    """QPA (its mapping model's hidden width sized to the budget) and its classical twin at the same width."""
+    base = {"method": "qpa", "target_modules": targets, "seed": 0}
+    widths = range(1, 513)
+    index = largest_within(widths, lambda w: _count(model, {**base, "mapping": [w]}) <= budget)
+    candidates = [widths[i] for i in (index, index + 1) if 0 <= i < len(widths)]
+    width = min(candidates, key=lambda w: abs(_count(model, {**base, "mapping": [w]}) - budget))
+    arms = []
+    for name, form, question in (
+        ("qpa", "circuit", "QPA-style: LoRA's A, B generated at every step by a QNN with no data input and a linear "
+                           "mapping model (ICLR 2025)"),
+        ("qpa-classical", "fourier", "QPA's classical twin: the QNN's 2^n probabilities replaced by a trained "
+                                     "vector, the same mapping model"),
+    ):  # fmt: skip
+        if name not in names:
+            continue
+        adapter = {**base, "mapping": [width], "qnn_form": form}
+        count = _count(model, adapter)
+        gap = (count - budget) / budget
+        sizing = {"sizing": "matched"} if abs(gap) <= MATCH_TOLERANCE else {"sizing": "nearest",
+                                                                            "size_gap": f"{gap:+.0%}"}  # fmt: skip
+        how = (f"{count:,} parameters, matched through the mapping width {width}" if "size_gap" not in sizing else
+               f"the nearest mapping width {width} gives {count:,} parameters ({gap:+.0%}, not within 5%)")  # fmt: skip
+        arms.append(Arm(name, adapter, FAMILY[name], f"{question}; {how}", 2e-2, extra=sizing))
+    return arms
+
+
 def inspired_arms(model: nn.Module, targets: list[str], budget: int, names: list[str]) -> list[Arm]:
     import re
 
     modules = {name: module for name, module in model.named_modules() if isinstance(module, nn.Linear)
                and any(re.fullmatch(rf"(.*\.)?{re.escape(target)}", name) for target in targets)}  # fmt: skip
-    return [quanta_arm(model, targets, budget, modules)] if "quanta" in names else []
+    arms = [quanta_arm(model, targets, budget, modules)] if "quanta" in names else []
+    return arms + qpa_arms(model, targets, budget, names)

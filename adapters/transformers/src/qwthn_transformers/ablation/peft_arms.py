@@ -162,7 +162,7 @@ def _with_knob(method: PeftMethod, base: dict, value: int) -> dict:
     return adapter
 
 
-def _largest_within(values: Sequence[int], fits: Callable[[int], bool]) -> int:
+def largest_within(values: Sequence[int], fits: Callable[[int], bool]) -> int:
     """Index of the largest value that fits (values increasing, `fits` monotone); -1 when none does."""
     low, high = 0, len(values) - 1
     found = -1
@@ -182,10 +182,10 @@ def sized_adapter(method: PeftMethod, targets: list[str], budget: int, sizer: Si
     if method.knob is None:
         return base, sizer.total(base)
     values = method.values(modules)
-    index = _largest_within(values, lambda value: sizer.total(_with_knob(method, base, value)) <= budget)
+    index = largest_within(values, lambda value: sizer.total(_with_knob(method, base, value)) <= budget)
     if index < 0:  # even the smallest size is over budget: it on the nearest subset of the modules
         return _on_subset(_with_knob(method, base, values[0]), budget, sizer)
-    first = _largest_within(values[: index + 1], lambda value: sizer.total(_with_knob(method, base, value))
+    first = largest_within(values[: index + 1], lambda value: sizer.total(_with_knob(method, base, value))
                             < sizer.total(_with_knob(method, base, values[index]))) + 1  # fmt: skip
     candidates = [values[i] for i in (first, index + 1) if i < len(values)]  # a saturated knob: its smallest value
     adapter = min((_with_knob(method, base, value) for value in candidates),

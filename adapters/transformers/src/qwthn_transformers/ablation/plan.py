@@ -13,9 +13,18 @@ from pathlib import Path
 from qwthn.errors import QwthnError
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.inject import inject_adapter
-from qwthn_transformers.ablation.arms import ARMS, MATCHED, QWTHN_DEMO, SMOKE_ARMS, Arm, matched_lora, select
+from qwthn_transformers.ablation.arms import (
+    ARMS,
+    FAMILY_OF_GROUP,
+    MATCHED,
+    QWTHN_DEMO,
+    SMOKE_ARMS,
+    Arm,
+    matched_lora,
+    select,
+)
 from qwthn_transformers.ablation.attach import adapter_for
-from qwthn_transformers.ablation.inspired import INSPIRED, inspired_arms
+from qwthn_transformers.ablation.inspired import FAMILY, INSPIRED, inspired_arms
 from qwthn_transformers.ablation.peft_arms import METHODS, peft_arms
 from qwthn_transformers.ablation.protocol import RateSearch
 from qwthn_transformers.ablation.tasks import (
@@ -151,10 +160,13 @@ def _check_options(options: AblationOptions) -> None:
 MATCHED_NAMES = [f"lora-matched-{name}" for name in MATCHED]
 SIZED = [*METHODS, *INSPIRED]
 """Arms sized to QWTHN's parameter count once the model is loaded (peft's field, the quantum-inspired peers)."""
+PEER_FAMILY = {name: FAMILY_OF_GROUP[group] for name, group in FAMILY.items()}
 FAMILIES: dict[str, list[str]] = {
-    "classical": [arm.name for arm in ARMS if arm.family == "classical"] + MATCHED_NAMES + list(METHODS),
-    "quantum": [arm.name for arm in ARMS if arm.family == "quantum"],
-    "quantum-inspired": list(INSPIRED),
+    "classical": [arm.name for arm in ARMS if arm.family == "classical"] + MATCHED_NAMES + list(METHODS)
+    + [name for name in INSPIRED if PEER_FAMILY[name] == "classical"],
+    "quantum": [arm.name for arm in ARMS if arm.family == "quantum"]
+    + [name for name in INSPIRED if PEER_FAMILY[name] == "quantum"],
+    "quantum-inspired": [name for name in INSPIRED if PEER_FAMILY[name] == "quantum-inspired"],
     "peft": list(METHODS),
     "all": [arm.name for arm in ARMS] + MATCHED_NAMES + SIZED,
 }

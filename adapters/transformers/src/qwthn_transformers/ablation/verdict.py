@@ -40,6 +40,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("qwthn", "qwthn-sampled-forward", "exact vs 1000-shot sampled forwards (exact gradients)", "cost"),
     Question("qwthn", "lora-matched-qwthn", "our hybrid vs the LoRA nearest its size", "baseline"),
     Question("qwthn", "lora-r4", "our hybrid vs LoRA r=4", "baseline"),
+    Question("qpa", "qpa-classical", "QPA's input-free QNN vs a trained vector in its place", "qnn"),
     Question("qtha", "qtha-mpo-dense", "the authors' QNN vs no QNN, with MPOs (ABC vs AB)", "qnn"),
     Question("qtha-dense-qnn", "qtha-dense", "the authors' QNN vs no QNN, without MPOs (BC vs B)", "qnn"),
     Question("qtha-dense-qnn", "qtha-mlp2", "the authors' QNN vs a 2-layer SiLU MLP (BC vs BD)", "qnn"),
