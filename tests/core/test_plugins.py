@@ -21,7 +21,7 @@ def test_emulator_comes_through_the_entry_point_like_any_plugin(fresh_registry):
 def test_core_methods_come_through_the_same_hook(fresh_registry):
     from qwthn.methods.qtha import VARIANTS
 
-    assert fresh_registry.methods.names() == ["qwthn", "lora", "quanta", "qpa", *VARIANTS]
+    assert fresh_registry.methods.names() == ["qwthn", "lora", "quanta", "qpa", "quantum-peft", *VARIANTS]
     assert fresh_registry.methods.get("lora").plugin == "qwthn.methods.builtin"
     assert fresh_registry.methods.get("qtha-mlp4").plugin == "qwthn.methods.builtin"
 

@@ -77,7 +77,7 @@ def test_families_expand_to_arm_names_and_unknown_names_are_refused():
     assert expand_arms(["lora-r4", "classical"])[0] == "lora-r4"
     assert "dora" in expand_arms(["classical"]) and "qwthn" not in expand_arms(["classical"])
     assert "qtha" in expand_arms(["quantum"]) and "dora" not in expand_arms(["quantum"])
-    assert expand_arms(["quantum-inspired"]) == ["quanta"] and "quanta" in FAMILIES["all"]
+    assert expand_arms(["quantum-inspired"]) == ["quanta", "quantum-peft"] and "quanta" in FAMILIES["all"]
     assert "qpa" in expand_arms(["quantum"]) and "qpa-classical" in expand_arms(["classical"])
     assert expand_arms(["all"]) == FAMILIES["all"] and len(set(FAMILIES["all"])) == len(FAMILIES["all"])
     families = "the families: classical, quantum, quantum-inspired, peft, all"
@@ -127,7 +127,8 @@ def test_peft_arms_train_score_and_reload_through_the_ablation(tmp_path, tmp_pat
     from qwthn_transformers.embedded import base_model
 
     monkeypatch.setenv(base_model.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "ablate-cache"))
-    names = ["lora-r4", "dora", "adalora", "oft", "ia3", "fourierft", "vera", "quanta", "qpa", "qpa-classical"]
+    names = ["lora-r4", "dora", "adalora", "oft", "ia3", "fourierft", "vera", "quanta", "quantum-peft", "qpa",
+             "qpa-classical"]
     options = AblationOptions(output=tmp_path / "ab", smoke=True, seeds=1, search=RateSearch(3, 2.0, 1),
                               noise_sweep=False, arms=names, steps=12)  # fmt: skip
     report = run_ablation(options)
@@ -179,3 +180,13 @@ def test_qpa_and_its_twin_differ_only_in_the_qnn_and_state_the_model_s_own_count
     for arm in (qpa, twin):
         count = inject_adapter(tiny_qwen2(), parse_adapter_config(arm.adapter)).trainable_params
         assert f"{count:,} parameters" in arm.question
+
+
+def test_quantum_peft_is_sized_through_its_depth():
+    from qwthn.methods.loading import parse_adapter_config
+    from qwthn.model.inject import inject_adapter
+    from qwthn_transformers.ablation.inspired import inspired_arms
+
+    (arm,) = inspired_arms(tiny_qwen2(), TARGETS, 600, ["quantum-peft"])
+    count = inject_adapter(tiny_qwen2(), parse_adapter_config(arm.adapter)).trainable_params
+    assert arm.extra["sizing"] == "matched" and abs(count - 600) <= 30 and f"{count:,} parameters" in arm.question

@@ -10,11 +10,13 @@ def qwthn_register_methods(register):
     from qwthn.methods.qtha import QTHALinear
     from qwthn.methods.qtha.config import CONFIG_CLASSES
     from qwthn.methods.quanta import QuanTAConfig, QuanTALinear
+    from qwthn.methods.quantum_peft import QuantumPEFTConfig, QuantumPEFTLinear
     from qwthn.methods.qwthn import QWTHNConfig, QWTHNLinear
 
     register("qwthn", QWTHNConfig, QWTHNLinear)
     register("lora", LoRAConfig, LoRALinear)
     register("quanta", QuanTAConfig, QuanTALinear)
     register("qpa", QPAConfig, QPALinear)
+    register("quantum-peft", QuantumPEFTConfig, QuantumPEFTLinear)
     for name, config_class in CONFIG_CLASSES.items():  # the authors' architecture and its ablation variants
         register(name, config_class, QTHALinear)

@@ -19,8 +19,8 @@ from qwthn.model.inject import inject_adapter
 from qwthn_transformers.ablation.arms import MATCH_TOLERANCE, Arm
 from qwthn_transformers.ablation.peft_arms import largest_within
 
-INSPIRED = ("quanta", "qpa", "qpa-classical")
-FAMILY = {"quanta": "inspired", "qpa": "peer", "qpa-classical": "peer-twin"}
+INSPIRED = ("quanta", "quantum-peft", "qpa", "qpa-classical")
+FAMILY = {"quanta": "inspired", "quantum-peft": "inspired", "qpa": "peer", "qpa-classical": "peer-twin"}
 """Arm groups: QuanTA is classical with circuit structure; QPA runs a real (input-free) QNN; its twin a free vector."""
 
 
@@ -94,10 +94,31 @@ def qpa_arms(model: nn.Module, targets: list[str], budget: int, names: list[str]
     return arms
 
 
+def quantum_peft_arm(model: nn.Module, targets: list[str], budget: int) -> Arm:
+    """Quantum-PEFT-style (rank 4), its circuits' depth sized to the budget."""
+    base = {"method": "quantum-peft", "target_modules": targets, "r": 4, "seed": 0}
+    depths = range(1, 257)
+    index = largest_within(depths, lambda depth: _count(model, {**base, "layers": depth}) <= budget)
+    candidates = [depths[i] for i in (index, index + 1) if 0 <= i < len(depths)]
+    depth = min(candidates, key=lambda d: abs(_count(model, {**base, "layers": d}) - budget))
+    adapter = {**base, "layers": depth}
+    count = _count(model, adapter)
+    gap = (count - budget) / budget
+    question = ("Quantum-PEFT-style: U diag(s) V^T with U, V columns of RY + CNOT circuit unitaries on log2(width) "
+                "qubits, simulated classically (ICLR 2025; interpreted, no public code)")  # fmt: skip
+    if abs(gap) <= MATCH_TOLERANCE:
+        return Arm("quantum-peft", adapter, "inspired", f"{question}; {count:,} parameters, matched through its "
+                   f"depth {depth}", 2e-2, extra={"sizing": "matched"})  # fmt: skip
+    return Arm("quantum-peft", adapter, "inspired", f"{question}; the nearest depth {depth} gives {count:,} "
+               f"parameters ({gap:+.0%}, not within 5%)", 2e-2, extra={"sizing": "nearest", "size_gap": f"{gap:+.0%}"})
+
+
 def inspired_arms(model: nn.Module, targets: list[str], budget: int, names: list[str]) -> list[Arm]:
     import re
 
     modules = {name: module for name, module in model.named_modules() if isinstance(module, nn.Linear)
                and any(re.fullmatch(rf"(.*\.)?{re.escape(target)}", name) for target in targets)}  # fmt: skip
     arms = [quanta_arm(model, targets, budget, modules)] if "quanta" in names else []
+    if "quantum-peft" in names:
+        arms.append(quantum_peft_arm(model, targets, budget))
     return arms + qpa_arms(model, targets, budget, names)
