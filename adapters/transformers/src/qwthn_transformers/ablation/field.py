@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qwthn_transformers.ablation.stats import paired
+from qwthn_transformers.ablation.stats import MIN_PAIRS, paired
 
 BASELINE = "lora-r4"
+LEGEND = {"quantum": "quantum (circuit emulated classically)"}
 FAMILY_STYLE = {"classical": ("tab:blue", "o"), "quantum": ("tab:red", "s"), "quantum-inspired": ("tab:green", "^")}
 
 
@@ -61,10 +62,13 @@ def ranking_text(rows: list[dict], metric: str) -> list[str]:
           "on the front |", "| ---: | --- | --- | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
     for rank, row in enumerate(rows, 1):
         p = row["paired"]
-        difference = f"{p['mean']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]" if p else "-"
+        difference = f"{p['mean']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}]" if p and p["seeds"] > 1 else (
+            f"{p['mean']:+.3f}" if p else "-")  # fmt: skip
+        answer = row["outcome"] if p and p["seeds"] >= MIN_PAIRS else f"undecided: {p['seeds'] if p else 0} paired " \
+            "seed(s)"
         mean, std = row["test_metric"]
         md.append(f"| {rank} | {row['arm']} | {row['family']} | {row['trainable_params']:,} | {mean:.3f} ± {std:.3f} | "
-                  f"{difference} | {row['outcome']} | {'yes' if row['pareto'] else ''} |")  # fmt: skip
+                  f"{difference} | {answer} | {'yes' if row['pareto'] else ''} |")  # fmt: skip
     return md
 
 
@@ -85,7 +89,7 @@ def field_plot(output: Path, summary: dict[str, dict], families: dict[str, str],
         color, marker = FAMILY_STYLE.get(family, ("tab:gray", "x"))
         mean, std = summary[arm]["test_metric"]
         axis.errorbar(summary[arm]["trainable_params"], mean, yerr=std, fmt=marker, color=color, capsize=3,
-                      label=None if family in shown else family)  # fmt: skip
+                      label=None if family in shown else LEGEND.get(family, family))  # fmt: skip
         shown.add(family)
         axis.annotate(arm, (summary[arm]["trainable_params"], mean), fontsize=7, xytext=(4, 3),
                       textcoords="offset points")  # fmt: skip
