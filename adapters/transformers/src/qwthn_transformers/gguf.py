@@ -9,6 +9,7 @@ package (its `__init__` imports its host CLI, `llm`, which is not installed with
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import struct
@@ -129,9 +130,19 @@ def load_gguf(path: Path):
 
 
 def identity(path: Path) -> dict:
-    """What names a base model file exactly: its name, size and sha256 (recorded in adapters and run folders)."""
+    """What names a base model file exactly: its name, size and sha256 (recorded in adapters and run folders).
+
+    Hashed once per file version in a process (a run loads its base several times: a 100 MB GGUF file took
+    about a second each time), keyed by path, size and modification time so a changed file is hashed again."""
+    stat = path.stat()
+    return {"file": path.name, "bytes": stat.st_size, "sha256": _sha256(str(path.resolve()), stat.st_size,
+                                                                        stat.st_mtime_ns)}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, modified_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return {"file": path.name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return digest.hexdigest()
