@@ -79,8 +79,9 @@ def test_families_expand_to_arm_names_and_unknown_names_are_refused():
     assert "qtha" in expand_arms(["quantum"]) and "dora" not in expand_arms(["quantum"])
     assert expand_arms(["quantum-inspired"]) == ["quanta", "quantum-peft"] and "quanta" in FAMILIES["all"]
     assert "qpa" in expand_arms(["quantum"]) and "qpa-classical" in expand_arms(["classical"])
+    assert set(expand_arms(["claims"])) <= set(FAMILIES["all"]) and "qtha-dense-qnn" in expand_arms(["claims"])
     assert expand_arms(["all"]) == FAMILIES["all"] and len(set(FAMILIES["all"])) == len(FAMILIES["all"])
-    families = "the families: classical, quantum, quantum-inspired, peft, all"
+    families = "the families: classical, quantum, quantum-inspired, peft, claims, all"
     with pytest.raises(QwthnError, match=f"unknown arm 'dorra'.*{families}"):
         expand_arms(["dorra"])
 

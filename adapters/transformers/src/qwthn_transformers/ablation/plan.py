@@ -168,9 +168,13 @@ FAMILIES: dict[str, list[str]] = {
     + [name for name in INSPIRED if PEER_FAMILY[name] == "quantum"],
     "quantum-inspired": [name for name in INSPIRED if PEER_FAMILY[name] == "quantum-inspired"],
     "peft": list(METHODS),
+    "claims": ["lora-r4", "lora-matched-qwthn", "qwthn", "qtha", "qtha-dense-qnn", "qwthn-no-qnn", "qwthn-mlp"],
     "all": [arm.name for arm in ARMS] + MATCHED_NAMES + SIZED,
 }
-"""Names `--arms` accepts for a group of arms. Without --arms an ablation runs the paper's question: every arm
+"""Names `--arms` accepts for a group of arms ('claims': what replaying the paper's claims needs on an expensive
+model: LoRA r=4 and its size-matched twin, QWTHN, the authors' QTHA in both forms they ship (ABC, their default;
+BC, which every published script of theirs runs) and QWTHN's no-QNN and classical-MLP controls).
+Without --arms an ablation runs the paper's question: every arm
 of ARMS and the matched LoRAs, not peft's field (`--arms all` adds it)."""
 
 
