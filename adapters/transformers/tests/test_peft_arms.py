@@ -191,3 +191,23 @@ def test_quantum_peft_is_sized_through_its_depth():
     (arm,) = inspired_arms(tiny_qwen2(), TARGETS, 600, ["quantum-peft"])
     count = inject_adapter(tiny_qwen2(), parse_adapter_config(arm.adapter)).trainable_params
     assert arm.extra["sizing"] == "matched" and abs(count - 600) <= 30 and f"{count:,} parameters" in arm.question
+
+
+@pytest.mark.slow
+def test_list_arms_prints_every_arm_with_its_count_and_writes_nothing(tmp_path, tmp_path_factory, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from qwthn_transformers.embedded import base_model
+
+    env = {**os.environ, base_model.CACHE_ENV: str(tmp_path_factory.getbasetemp() / "ablate-cache"),
+           "COLUMNS": "250"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "qwthn", "ablate", "--smoke", "--list-arms", "--arms", "all",
+                           "--output", str(tmp_path / "never")], capture_output=True, text=True, timeout=600,
+                          env=env, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for name in FAMILIES["all"]:
+        assert f"│ {name} " in done.stdout, name
+    assert "built from qwthn" in done.stdout  # the derived arms are not counted, they are built
+    assert not (tmp_path / "never").exists() and not (tmp_path / "runs").exists()
