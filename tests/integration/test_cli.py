@@ -98,7 +98,7 @@ def test_finetune_help_shows_every_default_and_the_choices():
     assert len(options) == 19  # 13 of its own, 6 runtime flags (qwthn.cli_runtime)
     for line in options:
         assert "[default: " in line, line
-    assert any("Adapter method: qwthn, lora, qtha, qtha-mpo," in line for line in options)
+    assert any("Adapter method: qwthn, lora, quanta, qpa, quantum-peft, qtha, qtha-mpo," in line for line in options)
     assert any("Quantum backend: " in line and "emulator" in line for line in options)
 
 

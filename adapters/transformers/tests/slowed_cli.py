@@ -5,6 +5,7 @@ Usage: python slowed_cli.py SECONDS_PER_STEP qwthn-arguments...
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -22,4 +23,7 @@ def slow_step(self, *args, **kwargs):
 
 
 torch.optim.AdamW.step = slow_step
+# Ctrl-C as a terminal delivers it: a test run started in the background (`nohup bash scripts/test.sh &`) passes
+# SIGINT ignored to its children, and qwthn rightly keeps an ignored SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 main(sys.argv[2:])
