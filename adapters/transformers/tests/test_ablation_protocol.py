@@ -11,10 +11,12 @@ from qwthn_transformers.ablation.protocol import (
     RATIO_LIMIT,
     RateSearch,
     Trial,
+    choice_under,
     choose,
     divergence,
     next_rates,
     position,
+    relabel,
 )
 
 
@@ -96,7 +98,40 @@ def test_divergence_reasons():
     assert divergence([1.0, 9.0, 9.0], 0.3) is None  # too few steps to judge a trend
     assert divergence(falling, None, "the loss (nan)") == "the loss (nan)"
     assert divergence(falling, float("nan")) is not None  # a NaN ratio is not "within the limit"
+    relapse = [2.0 - 0.15 * i for i in range(10)] + [1.9] * 10  # learned down to 0.65, ended at 1.9
+    assert "its best" in divergence(relapse, 0.3)
+    assert divergence([2.0 - 0.05 * i for i in range(10)] + [1.6] * 10, 0.3) is None  # 1.6 of a best 1.55: noise
 
+
+
+def test_a_large_update_that_fits_best_is_not_called_diverged():
+    """The demo's finding: every arm's best validation loss came with an update 3-15x the frozen output.
+    The limit is for updates that replaced the layer by orders of magnitude, not for large fits."""
+    falling = [2.0 - 0.1 * i for i in range(20)]
+    assert divergence(falling, 15.0) is None
+    assert divergence(falling, 15.0, ratio_limit=5.0) is not None  # the first protocol's limit called it diverged
+    assert RATIO_LIMIT >= 50
+
+
+def test_stored_results_are_judged_by_the_current_rule_when_a_run_resumes():
+    falling = [2.0 - 0.1 * i for i in range(20)]
+    old = {"losses": falling, "validation_loss": 0.6, "max_update_ratio": 14.1,
+           "diverged": "update reached 14.1x the frozen layer's output (limit 5x)"}  # fmt: skip
+    assert relabel(old)["diverged"] is None
+    assert relabel({**old, "max_update_ratio": 841134.9})["diverged"].startswith("update reached 841134.9x")
+    nonfinite = {"losses": [], "validation_loss": None, "max_update_ratio": None, "diverged": "the loss (nan)"}
+    assert relabel(nonfinite) == nonfinite  # nothing to re-read: its recorded reason stands
+
+
+def test_the_choice_under_another_ratio_limit_reads_only_the_ratio():
+    """What the report's sensitivity line computes: a lower limit excludes the large-update run, no limit
+    readmits a ratio-diverged run, and a run that diverged for another reason stays out under every limit."""
+    trials = [Trial(1e-3, 0.9), Trial(1e-2, 0.6), Trial(1e-1, 0.5, "update reached 500.0x the frozen layer's"),
+              Trial(1.0, 0.1, "training loss ended 1.50x where it started")]  # fmt: skip
+    ratios = [2.0, 15.0, 500.0, 3.0]
+    assert choice_under(trials, ratios, RATIO_LIMIT).learning_rate == 1e-2
+    assert choice_under(trials, ratios, 5.0).learning_rate == 1e-3
+    assert choice_under(trials, ratios, math.inf).learning_rate == 1e-1
 
 @pytest.mark.parametrize(
     "search, smoke, fragment",

@@ -15,6 +15,7 @@ from rich.console import Console
 from qwthn_transformers.ablation.claims import claims, claims_text
 from qwthn_transformers.ablation.field import field_plot, ranking, ranking_text
 from qwthn_transformers.ablation.plan import Plan
+from qwthn_transformers.ablation.protocol import RATIO_LIMIT, RELAPSE_LIMIT, SENSITIVITY_LIMITS, Trial, choice_under
 from qwthn_transformers.ablation.stats import MIN_PAIRS
 from qwthn_transformers.ablation.verdict import compare, describe, verdict
 from qwthn_transformers.dequantize import spectrum_line
@@ -44,6 +45,7 @@ def summarise(results: dict[str, dict]) -> dict[str, dict]:
             "search": [_search_entry(u) for u in sorted(search, key=lambda u: u["learning_rate"])],
             "diverged_seeds": {unit["seed"]: unit["diverged"] for unit in chosen if unit.get("diverged")},
             "status": "diverged at every rate tried" if search and not chosen else "trained",
+            "rate_by_ratio_limit": _rate_by_limit(search),
             "per_seed": {
                 key: {u["seed"]: u[key] for u in scored if u.get(key) is not None}
                 for key in ("test_metric", "validation_loss", "train_loss")
@@ -64,6 +66,41 @@ def summarise(results: dict[str, dict]) -> dict[str, dict]:
         row["update_ratio"] = ratio or {"steps": [], "max_over_layers": []}
         summary[arm] = row
     return summary
+
+
+def _rate_by_limit(search: list[dict]) -> dict[str, float | None]:
+    """The rate each ratio limit would choose among the runs made (the JSON keys are the limits, 'inf' for none)."""
+    if not search:
+        return {}
+    found = [Trial(u["learning_rate"], _finite(u.get("validation_loss")), u["diverged"]) for u in search]
+    ratios = [u.get("max_update_ratio") for u in search]
+    picks = {f"{limit:g}": choice_under(found, ratios, limit) for limit in SENSITIVITY_LIMITS}
+    return {limit: pick.learning_rate if pick else None for limit, pick in picks.items()}
+
+
+def _finite(value: float | None) -> float:
+    return value if value is not None else math.inf
+
+
+def limit_sensitivity(summary: dict[str, dict]) -> str:
+    """One paragraph: whose chosen rate another update-ratio limit would change, among the runs made."""
+    changed = []
+    for arm, row in summary.items():
+        by_limit = row.get("rate_by_ratio_limit") or {}
+        here = by_limit.get(f"{RATIO_LIMIT:g}")
+        others = [f"{'no limit' if limit == 'inf' else limit + 'x'}: {_rate_text(rate)}"
+                  for limit, rate in by_limit.items() if rate != here]  # fmt: skip
+        if others:
+            changed.append(f"{arm} ({_rate_text(here)} here; " + ", ".join(others) + ")")
+    limits = ", ".join("no limit" if math.isinf(x) else f"{x:g}x" for x in SENSITIVITY_LIMITS if x != RATIO_LIMIT)
+    head = (f"Does the divergence limit decide a choice? Each arm's tuning runs re-read under update-ratio limits "
+            f"of {limits} (the other divergence reasons kept; an extension another limit would have led to is not "
+            "run): ")  # fmt: skip
+    return head + ("no arm's chosen rate changes." if not changed else "; ".join(changed) + ".")
+
+
+def _rate_text(rate: float | None) -> str:
+    return "none usable" if rate is None else f"{rate:g}"
 
 
 def _search_entry(unit: dict) -> dict:
@@ -203,7 +240,8 @@ def _protocol_text(plan: Plan) -> list[str]:
         "rule (extend the grid while the best rate is at its edge, else refine towards the better neighbour). "
         "The rate with the lowest validation loss among runs that did not diverge is chosen; seeds "
         f"1..{options.seeds - 1} then train at it. A unit diverged when a value went non-finite, its update "
-        "outgrew 5x the frozen layer's output, or its training loss ended above where it started; diverged units "
+        f"outgrew {RATIO_LIMIT:g}x the frozen layer's output, or its training loss ended above where it started "
+        f"or climbed back to {RELAPSE_LIMIT:g}x its best; diverged units "
         "are listed, never scored. The test split is evaluated for the chosen units only and chooses nothing. "
         "LoRA arms use alpha = 2r." + head,
         "",
@@ -291,6 +329,8 @@ def write_report(
                   for seed, why in row["diverged_seeds"].items()]  # fmt: skip
     if seeds_lost:
         md += ["", "Seeds that diverged at their arm's chosen rate (not scored): " + "; ".join(seeds_lost) + "."]
+    if any(row["search"] for row in summary.values()):
+        md += ["", limit_sensitivity(summary)]
     md += [
         "",
         "## Comparisons",

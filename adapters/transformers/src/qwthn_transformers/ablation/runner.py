@@ -35,7 +35,7 @@ from qwthn_transformers.ablation.plan import (
     test_path,
     unit_dir,
 )
-from qwthn_transformers.ablation.protocol import Trial, choose, next_rates, position
+from qwthn_transformers.ablation.protocol import Trial, choose, next_rates, position, relabel
 from qwthn_transformers.ablation.tasks import CausalLMTask
 from qwthn_transformers.ablation.unit import run_unit, write_json
 from qwthn_transformers.dequantize import dequantize_adapter
@@ -140,8 +140,11 @@ def dequantized_unit(plan_: Plan, arm: Arm, source: dict) -> dict:
 def noise_sweep(plan_: Plan, source: dict, console: Console) -> list[dict]:
     """The chosen `qwthn` adapter of one seed on the Wukong simulator at several noise scales, +- readout mitigation."""
     path = plan_.options.output / "noise_sweep.json"
+    origin = {"seed": source["seed"], "learning_rate": source["learning_rate"]}
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))["rows"]
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("source") == origin:  # a sweep of another adapter (the choice moved on resume) is redone
+            return stored["rows"]
     adapter = unit_dir(plan_.options.output, source["arm"], source["seed"], source["learning_rate"]) / "adapter"
     rows = []
     for scale in NOISE_SCALES:
@@ -159,7 +162,7 @@ def noise_sweep(plan_: Plan, source: dict, console: Console) -> list[dict]:
                     "validation_loss": plan_.task.validation_loss(model, tokenizer),
                 }
             )
-    write_json(path, {"rows": rows})
+    write_json(path, {"source": origin, "rows": rows})
     return rows
 
 
@@ -190,7 +193,9 @@ class UnitRunner:
                 self.console.print(f"  diverged: {result['diverged']}", highlight=False, markup=False)
 
     def read(self, arm: Arm, seed: int, lr: float) -> dict:
-        return json.loads(result_path(self.plan.options.output, arm.name, seed, lr).read_text(encoding="utf-8"))
+        """A unit's stored result, its divergence judged by the current rule (it may predate it)."""
+        path = result_path(self.plan.options.output, arm.name, seed, lr)
+        return relabel(json.loads(path.read_text(encoding="utf-8")))
 
 
 def search_rates(runner: UnitRunner, arms: list[Arm]) -> dict[str, list[dict]]:
