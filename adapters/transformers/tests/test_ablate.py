@@ -13,7 +13,7 @@ from qwthn_transformers.ablation import plan as planning
 from qwthn_transformers.ablation import runner
 from qwthn_transformers.ablation import unit as ablation_unit
 from qwthn_transformers.ablation.arms import SMOKE_ARMS
-from qwthn_transformers.ablation.protocol import RateSearch
+from qwthn_transformers.ablation.protocol import RATIO_LIMIT, RateSearch
 from qwthn_transformers.ablation.runner import AblationOptions, run_ablation
 from qwthn_transformers.embedded import base_model
 
@@ -43,21 +43,21 @@ def with_base_rate(monkeypatch, arm: str, rate: float) -> None:
 
 
 def test_an_arm_that_trains_only_at_low_rates_is_found_there_by_extending_its_grid(cache, tmp_path, monkeypatch):
-    """The authors' architecture with its grid centred 100x too high: every initial rate diverges, and the
+    """The authors' architecture with its grid centred 1000x too high: every initial rate diverges, and the
     protocol extends the grid downwards until the arm trains, instead of reporting its diverged runs."""
-    with_base_rate(monkeypatch, "qtha", 5e-2)
+    with_base_rate(monkeypatch, "qtha", 0.5)
     search = RateSearch(points=3, decades=2, extensions=3)
     options = smoke(tmp_path / "ab", arms=["qtha"], search=search)
     report = run_ablation(options)
     row = report["summary"]["qtha"]
-    initial = search.initial(5e-2)
+    initial = search.initial(0.5)
     tried = {entry["learning_rate"]: entry for entry in row["search"]}
     assert len(tried) == search.budget
     assert all(tried[rate]["diverged"] for rate in initial)  # the grid it was given could not train it
     assert row["learning_rate"] < min(initial)  # found below it, by extension
     assert row["position"] == "inside" and row["test_metric"] is not None
     unit = json.loads(planning.result_path(tmp_path / "ab", "qtha", 0, row["learning_rate"]).read_text())
-    assert unit["diverged"] is None and unit["max_update_ratio"] < 5
+    assert unit["diverged"] is None and unit["max_update_ratio"] < RATIO_LIMIT
     assert unit["validation_loss"] < base_validation_loss(options) - 1e-3  # it trained: below the base model
     text = (tmp_path / "ab" / "report.md").read_text()
     (search_row,) = [line for line in text.splitlines() if line.startswith("| qtha | ") and "diverged" in line]
@@ -67,17 +67,17 @@ def test_an_arm_that_trains_only_at_low_rates_is_found_there_by_extending_its_gr
 
 
 def test_a_diverging_unit_is_reported_as_diverged_never_as_a_score(cache, tmp_path, monkeypatch):
-    with_base_rate(monkeypatch, "lora-r4", 0.2)
+    with_base_rate(monkeypatch, "lora-r4", 1.0)
     report = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], search=RateSearch(3, 2, 0), seeds=2))
     row = report["summary"]["lora-r4"]
     diverged = [entry for entry in row["search"] if entry["diverged"]]
-    assert {entry["learning_rate"] for entry in diverged} == {0.2, 2.0}
+    assert {entry["learning_rate"] for entry in diverged} == {1.0, 10.0}
     assert all("frozen layer's output" in entry["diverged"] for entry in diverged)
-    assert row["learning_rate"] == 0.02 and row["seeds"] == 2
-    for rate in (0.2, 2.0):  # never scored: no test metric was computed for them
+    assert row["learning_rate"] == 0.1 and row["seeds"] == 2
+    for rate in (1.0, 10.0):  # never scored: no test metric was computed for them
         assert not planning.test_path(tmp_path / "ab", "lora-r4", 0, rate).exists()
     text = (tmp_path / "ab" / "report.md").read_text()
-    assert "| lora-r4 | 0.02 | 0.2, 2 (update reached" in text
+    assert "| lora-r4 | 0.1 | 1, 10 (update reached" in text
 
 
 def test_an_arm_that_diverges_at_every_rate_is_named_and_has_no_score(cache, tmp_path, monkeypatch):
