@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 
 import pytest
+from rich.console import Console
 
 from qwthn.errors import QwthnError
 from qwthn_transformers.ablation import plan as planning
@@ -68,7 +70,11 @@ def test_an_arm_that_trains_only_at_low_rates_is_found_there_by_extending_its_gr
 
 def test_a_diverging_unit_is_reported_as_diverged_never_as_a_score(cache, tmp_path, monkeypatch):
     with_base_rate(monkeypatch, "lora-r4", 1.0)
-    report = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], search=RateSearch(3, 2, 0), seeds=2))
+    progress = io.StringIO()
+    console = Console(file=progress, width=200)
+    report = run_ablation(smoke(tmp_path / "ab", arms=["lora-r4"], search=RateSearch(3, 2, 0), seeds=2), console)
+    assert "[search 1/3, unit 1 this run] lora-r4, seed 0" in progress.getvalue()  # progress says how far it is
+    assert "[seeds 1/1, unit 4 this run] lora-r4, seed 1" in progress.getvalue()
     row = report["summary"]["lora-r4"]
     diverged = [entry for entry in row["search"] if entry["diverged"]]
     assert {entry["learning_rate"] for entry in diverged} == {1.0, 10.0}

@@ -185,9 +185,10 @@ class UnitRunner:
 
             run_on_ray(self.plan, pending, self.ray, self.console)  # returns with every unit on disk, or raises
             return
-        for arm, seed, lr in pending:
+        for index, (arm, seed, lr) in enumerate(pending, 1):
             self.done += 1
-            self.console.print(f"[{stage} {self.done}] {arm.name}, seed {seed}, learning rate {lr:g}", highlight=False)
+            self.console.print(f"[{stage} {index}/{len(pending)}, unit {self.done} this run] {arm.name}, seed {seed}, "
+                               f"learning rate {lr:g}", highlight=False, markup=False)  # fmt: skip
             result = run_unit(self.plan, arm, seed, lr, self.console)
             if result["diverged"]:
                 self.console.print(f"  diverged: {result['diverged']}", highlight=False, markup=False)
