@@ -63,3 +63,7 @@ def test_its_size_grows_with_the_log_of_the_width():
     large = QuantumPEFTLinear(nn.Linear(4096, 4096), QuantumPEFTConfig(r=4, layers=3), Runtime.from_config(None))
     count = lambda layer: sum(p.numel() for p in layer.adapter_parameters().values())  # noqa: E731
     assert (count(small), count(large)) == (3 * 12 + 4, 3 * 24 + 4)
+
+
+def test_a_saved_quantum_peft_adapter_reloads_to_identical_outputs(reloads_identically):
+    reloads_identically(QuantumPEFTConfig())
