@@ -211,3 +211,25 @@ def test_list_arms_prints_every_arm_with_its_count_and_writes_nothing(tmp_path, 
         assert f"│ {name} " in done.stdout, name
     assert "built from qwthn" in done.stdout  # the derived arms are not counted, they are built
     assert not (tmp_path / "never").exists() and not (tmp_path / "runs").exists()
+
+
+def test_qpa_is_matched_between_two_width_steps_through_per_module_widths():
+    """A budget halfway between two mapping widths on every module: one width everywhere misses it by more than
+    5%, so the next width goes on the subset of modules that brings the count nearest (mapping_pattern)."""
+    from qwthn.methods.loading import parse_adapter_config
+    from qwthn.model.inject import inject_adapter
+    from qwthn_transformers.ablation.inspired import inspired_arms
+
+    def count(adapter: dict) -> int:
+        return inject_adapter(tiny_qwen2(), parse_adapter_config(adapter)).trainable_params
+
+    base = {"method": "qpa", "target_modules": TARGETS, "seed": 0}
+    low, high = count({**base, "mapping": [2]}), count({**base, "mapping": [3]})
+    budget = (low + high) // 2
+    assert min(abs(low - budget), abs(high - budget)) > 0.05 * budget  # no single width is within 5%
+    (arm,) = inspired_arms(tiny_qwen2(), TARGETS, budget, ["qpa"])
+    assert arm.adapter["mapping"] == [2] and arm.adapter["mapping_pattern"]
+    assert all(widths == [3] for widths in arm.adapter["mapping_pattern"].values())
+    stated = count(arm.adapter)
+    assert arm.extra["sizing"] == "matched" and abs(stated - budget) <= 0.05 * budget
+    assert f"{stated:,} parameters" in arm.question and "+1 on" in arm.question

@@ -11,6 +11,7 @@ import torch
 from pydantic import ConfigDict, Field, field_validator
 from torch import nn
 
+from qwthn.errors import QwthnError
 from qwthn.validation import OneLineErrors
 
 if TYPE_CHECKING:
@@ -27,6 +28,22 @@ def target_pattern(value: str) -> re.Pattern:
     except re.error as error:
         raise ValueError(f"the regex {value!r} is invalid ({error}); a string is a regular expression matching "
                          "full module names, a list names modules") from None  # fmt: skip
+
+
+def pattern_key(keys: list[str], module: str) -> str | None:
+    """The first key that names `module` as peft reads rank_pattern/alpha_pattern keys: a regex matching the
+    whole name or its tail after a dot (`q_proj`, `layers.0.self_attn.q_proj`, `layers\\.\\d\\.q_proj`)."""
+    return next((key for key in keys if re.match(rf"(.*\.)?({key})$", module)), None)
+
+
+def check_pattern_keys(pattern: dict) -> dict:
+    """A per-module pattern's keys must be valid regular expressions (the pydantic validator of every pattern)."""
+    for key in pattern:
+        try:
+            re.compile(key)
+        except re.error as error:
+            raise ValueError(f"key {key!r} is not a valid regular expression ({error})") from None
+    return pattern
 
 
 class AdapterConfig(OneLineErrors):
@@ -65,6 +82,26 @@ class AdapterConfig(OneLineErrors):
         """The config of each adapted module, by its name in the model (LoRA's per-module ranks override this);
         a setting that names no target is an error here, before any layer is built."""
         return [self.for_layer(index) for index in range(len(targets))]
+
+    def per_module_configs(self, targets: list[str], patterns: dict[str, str]) -> list[AdapterConfig]:
+        """Each module's config with per-module overrides applied, peft's way: `patterns` maps a pattern field
+        (e.g. 'rank_pattern') to the field it overrides ('r'). A key that names no adapted module is refused (a
+        typo would otherwise train a different budget than asked, silently)."""
+        for kind in patterns:
+            unused = [key for key in getattr(self, kind) if not any(pattern_key([key], name) for name in targets)]
+            if unused:
+                raise QwthnError(f"{kind} key(s) {', '.join(map(repr, unused))} match no adapted module; the adapted "
+                                 f"modules include {', '.join(targets[:4])}; fix the key or drop it")  # fmt: skip
+        configs = []
+        for index, name in enumerate(targets):
+            layer = self.for_layer(index)
+            update: dict = {kind: {} for kind in patterns}
+            for kind, field in patterns.items():
+                key = pattern_key(list(getattr(self, kind)), name)
+                if key is not None:
+                    update[field] = getattr(self, kind)[key]
+            configs.append(layer.model_copy(update=update))
+        return configs
 
     def describe(self) -> str:
         """A short name for reports, e.g. 'LoRA r=4'."""

@@ -10,13 +10,14 @@ from the model with the adapter attached, never from the formula alone.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 
 from torch import nn
 
 from qwthn.methods.loading import parse_adapter_config
 from qwthn.model.inject import inject_adapter
-from qwthn_transformers.ablation.arms import MATCH_TOLERANCE, Arm
+from qwthn_transformers.ablation.arms import MATCH_TOLERANCE, Arm, nearest_subset
 from qwthn_transformers.ablation.peft_arms import largest_within
 
 INSPIRED = ("quanta", "quantum-peft", "qpa", "qpa-classical")
@@ -67,13 +68,35 @@ def _count(model: nn.Module, adapter: dict) -> int:
     return inject_adapter(copy.deepcopy(model), parse_adapter_config(adapter)).trainable_params
 
 
-def qpa_arms(model: nn.Module, targets: list[str], budget: int, names: list[str]) -> list[Arm]:
-    """QPA (its mapping model's hidden width sized to the budget) and its classical twin at the same width."""
-    base = {"method": "qpa", "target_modules": targets, "seed": 0}
+def qpa_sizing(model: nn.Module, base: dict, budget: int, modules: dict[str, nn.Linear]) -> dict:
+    """QPA's adapter settings sized to `budget`: the largest mapping width w within it on every module, then
+    w + 1 on the subset of modules that brings the count nearest (mapping_pattern), as matched LoRA does
+    with ranks; one width step is counted per module shape on a copy of the model, never from a formula."""
     widths = range(1, 513)
-    index = largest_within(widths, lambda w: _count(model, {**base, "mapping": [w]}) <= budget)
-    candidates = [widths[i] for i in (index, index + 1) if 0 <= i < len(widths)]
-    width = min(candidates, key=lambda w: abs(_count(model, {**base, "mapping": [w]}) - budget))
+    index = max(0, largest_within(widths, lambda w: _count(model, {**base, "mapping": [w]}) <= budget))
+    width = widths[index]
+    adapter = {**base, "mapping": [width]}
+    low = _count(model, adapter)
+    step_by_shape: dict[tuple[int, int], int] = {}
+    steps = []
+    for name, module in modules.items():
+        shape = (module.in_features, module.out_features)
+        if shape not in step_by_shape:
+            raised = {**adapter, "mapping_pattern": {re.escape(name): [width + 1]}}
+            step_by_shape[shape] = _count(model, raised) - low
+        steps.append((name, step_by_shape[shape]))
+    chosen, extra = nearest_subset(steps, budget - low)
+    if chosen and abs(low + extra - budget) < abs(low - budget):
+        adapter["mapping_pattern"] = {re.escape(name): [width + 1] for name in chosen}
+    return adapter
+
+
+def qpa_arms(model: nn.Module, targets: list[str], budget: int, names: list[str],
+             modules: dict[str, nn.Linear]) -> list[Arm]:  # fmt: skip
+    """QPA (its mapping model's hidden widths sized to the budget) and its classical twin at the same widths."""
+    sized = qpa_sizing(model, {"method": "qpa", "target_modules": targets, "seed": 0}, budget, modules)
+    width = sized["mapping"][0]
+    finer = f" (+1 on {len(sized['mapping_pattern'])} modules)" if sized.get("mapping_pattern") else ""
     arms = []
     for name, form, question in (
         ("qpa", "circuit", "QPA-style: LoRA's A, B generated at every step by a QNN with no data input and a linear "
@@ -83,13 +106,14 @@ def qpa_arms(model: nn.Module, targets: list[str], budget: int, names: list[str]
     ):  # fmt: skip
         if name not in names:
             continue
-        adapter = {**base, "mapping": [width], "qnn_form": form}
+        adapter = {**sized, "qnn_form": form}
         count = _count(model, adapter)
         gap = (count - budget) / budget
         sizing = {"sizing": "matched"} if abs(gap) <= MATCH_TOLERANCE else {"sizing": "nearest",
                                                                             "size_gap": f"{gap:+.0%}"}  # fmt: skip
-        how = (f"{count:,} parameters, matched through the mapping width {width}" if "size_gap" not in sizing else
-               f"the nearest mapping width {width} gives {count:,} parameters ({gap:+.0%}, not within 5%)")  # fmt: skip
+        how = (f"{count:,} parameters, matched through the mapping width {width}{finer}" if "size_gap" not in sizing
+               else f"the nearest mapping width {width}{finer} gives {count:,} parameters ({gap:+.0%}, not within "
+               "5%)")  # fmt: skip
         arms.append(Arm(name, adapter, FAMILY[name], f"{question}; {how}", 2e-2, extra=sizing))
     return arms
 
@@ -114,11 +138,9 @@ def quantum_peft_arm(model: nn.Module, targets: list[str], budget: int) -> Arm:
 
 
 def inspired_arms(model: nn.Module, targets: list[str], budget: int, names: list[str]) -> list[Arm]:
-    import re
-
     modules = {name: module for name, module in model.named_modules() if isinstance(module, nn.Linear)
                and any(re.fullmatch(rf"(.*\.)?{re.escape(target)}", name) for target in targets)}  # fmt: skip
     arms = [quanta_arm(model, targets, budget, modules)] if "quanta" in names else []
     if "quantum-peft" in names:
         arms.append(quantum_peft_arm(model, targets, budget))
-    return arms + qpa_arms(model, targets, budget, names)
+    return arms + qpa_arms(model, targets, budget, names, modules)

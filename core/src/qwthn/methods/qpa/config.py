@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from qwthn.methods.base import CircuitAdapterConfig
+from qwthn.methods.base import AdapterConfig, CircuitAdapterConfig, check_pattern_keys
 from qwthn.validation import Seed
 
 if TYPE_CHECKING:
@@ -40,6 +40,11 @@ class QPAConfig(CircuitAdapterConfig):
     mapping: list[int] = Field(
         default_factory=lambda: [32], description="hidden widths of the mapping model (linear layers, as QPA's)"
     )
+    mapping_pattern: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="module name (regex, matched as peft reads rank_pattern) -> its own mapping widths: how the "
+        "ablation matches a parameter budget finer than one width step over every module",
+    )
     seed: Seed | None = Field(default=None, description="seed of the initialisation (layer i uses seed + i)")
     zero_start: bool = Field(
         default=True,
@@ -58,6 +63,17 @@ class QPAConfig(CircuitAdapterConfig):
         if any(width < 1 for width in widths):
             raise ValueError("hidden widths of the mapping model must be positive, e.g. [32]")
         return widths
+
+    @field_validator("mapping_pattern")
+    @classmethod
+    def _valid_pattern(cls, pattern: dict[str, list[int]]) -> dict[str, list[int]]:
+        for widths in check_pattern_keys(pattern).values():
+            cls._positive_widths(widths)
+        return pattern
+
+    def layer_configs(self, targets: list[str]) -> list[AdapterConfig]:
+        """Each module's mapping widths (mapping_pattern) and seed (seed + its index)."""
+        return self.per_module_configs(targets, {"mapping_pattern": "mapping"})
 
     @property
     def scale(self) -> float:
