@@ -26,9 +26,9 @@ def run(circuit: Circuit, inputs: torch.Tensor, weights: torch.Tensor | None = N
     return backend.evaluate(backend.compile(circuit), inputs, weights)
 
 
-def qnn(n_qubits: int, n_layers: int, readout: Readout | None = None) -> Circuit:
-    """RY encoding, then layers of RX/RY/RZ weights and a CNOT ring (both directions of coupling)."""
-    gates = [Gate("RY", (wire,), Angle.input(wire)) for wire in range(n_qubits)]
+def qnn(n_qubits: int, n_layers: int, readout: Readout | None = None, encoding: str = "RY") -> Circuit:
+    """`encoding` of the inputs, then layers of RX/RY/RZ weights and a CNOT ring (both directions of coupling)."""
+    gates = [Gate(encoding, (wire,), Angle.input(wire)) for wire in range(n_qubits)]
     index = 0
     for _ in range(n_layers):
         for wire in range(n_qubits):
@@ -114,13 +114,14 @@ def random_problem(circuit: Circuit, rows: int, seed: int = 0) -> tuple[torch.Te
 
 @pytest.mark.parametrize("readout", [Readout(), Readout("probs")])
 def test_dense_and_gate_by_gate_paths_agree(readout: Readout, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch much larger than 2^n takes the dense path by default; fuse_threshold=0 forces gate by gate."""
+    """A batch much larger than 2^n takes the dense path by default; fuse_threshold=0 forces gate by gate.
+    (RX encoding: an RY-encoded circuit of this shape takes the encoded path, tested below.)"""
     dense_calls = []
     apply_unitary = engine.apply_unitary
     monkeypatch.setattr(
         engine, "apply_unitary", lambda *args, **kw: dense_calls.append(1) or apply_unitary(*args, **kw)
     )
-    circuit = qnn(4, 3, readout)
+    circuit = qnn(4, 3, readout, encoding="RX")
     inputs, weights = random_problem(circuit, rows=256)
     dense = run(circuit, inputs, weights)
     assert dense_calls, "the default options should fuse this block"
@@ -148,7 +149,7 @@ def test_fuse_decision_for_the_first_block_is_made_once_and_kept(monkeypatch: py
 
     monkeypatch.setattr(engine, "should_fuse", decide_once)
     monkeypatch.setattr(engine, "apply_unitary", counting_apply_unitary)
-    circuit = qnn(3, 2)
+    circuit = qnn(3, 2, encoding="RX")
     inputs, weights = random_problem(circuit, rows=4)
     dense = run(circuit, inputs, weights)
     assert len(decisions) == 1 and len(dense_calls) == 1

@@ -17,6 +17,7 @@ import torch
 
 from qwthn.contract.backend import Capabilities, QuantumBackend, check_batch
 from qwthn.contract.circuit import Circuit, Gate
+from qwthn_emulator.encoded import encoded_wires, evaluate_encoded
 from qwthn_emulator.engine import simulate
 from qwthn_emulator.gates import GateMatrices, GateTable
 from qwthn_emulator.options import EmulatorOptions
@@ -24,6 +25,7 @@ from qwthn_emulator.plan import Plan, build_plan
 from qwthn_emulator.readout import read_out, z_signs
 from qwthn_emulator.sampling import sample_probabilities
 from qwthn_emulator.state import probabilities
+from qwthn_emulator.unitary import block_unitary
 
 NATIVE_GATES = frozenset({"RX", "RY", "RZ", "H", "X", "CZ", "CNOT"})
 """What the kernels implement: one-qubit gates of the gate table, and two-qubit gates that permute basis
@@ -36,12 +38,14 @@ class Layout:
 
     plan: Plan
     table: GateTable
+    encoded: list[int] | None = None
+    """The input column of each wire when the plan takes the RY-encoded one-block path (encoded.py)."""
 
     @classmethod
     def build(cls, circuit: Circuit, per_row: Callable[[Gate], bool]) -> Layout:
         plan = build_plan(circuit.gates, circuit.n_qubits, per_row)
         one_qubit = (gate for gate in circuit.gates if len(gate.wires) == 1)
-        return cls(plan, GateTable.build(one_qubit, per_row, plan.local_ops))
+        return cls(plan, GateTable.build(one_qubit, per_row, plan.local_ops), encoded_wires(plan, circuit.n_qubits))
 
 
 @dataclass(eq=False)
@@ -55,6 +59,14 @@ class CompiledCircuit:
     """For weights [batch, n_weights]: weight angles differ per row, like inputs."""
     signs: torch.Tensor
     _constants: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = field(default_factory=dict)
+    _columns: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    def encoded_columns(self, layout: Layout) -> torch.Tensor:
+        """The input column of each wire's encoding, as an index tensor (kept, so `constant` caches its copies)."""
+        key = id(layout)
+        if key not in self._columns:
+            self._columns[key] = torch.tensor(layout.encoded, dtype=torch.long)
+        return self._columns[key]
 
     def constant(self, tensor: torch.Tensor, device: torch.device, real_dtype: torch.dtype) -> torch.Tensor:
         """`tensor` on `device`, real or complex in the precision of `real_dtype`; index tensors stay integral."""
@@ -123,10 +135,20 @@ class EmulatorBackend(QuantumBackend):
             return compiled.constant(tensor, device, real)
 
         gates = GateMatrices(layout.table, inputs.to(dtype=real), weights.to(device=device, dtype=real), constant)
+        signs = constant(compiled.signs)
+        if layout.encoded is not None and shots is None and self.options.fuse_threshold > 0:
+            plan = layout.plan
+            ops = plan.tail_ops + (plan.blocks[0].ops if plan.blocks else ())
+            unitary = block_unitary(circuit.n_qubits, ops, gates, constant, like=gates.inputs)
+            angles = gates.inputs
+            if layout.encoded != list(range(circuit.n_inputs)):  # wire w encodes an input other than column w
+                angles = angles.index_select(1, constant(compiled.encoded_columns(layout)))
+            if circuit.readout.kind != "expval_z":
+                signs = torch.eye(2**circuit.n_qubits, dtype=real, device=device)
+            return evaluate_encoded(angles, unitary, signs)
         state = simulate(layout.plan, circuit.n_qubits, gates, constant, self.options.fuse_threshold)
         probs = probabilities(state)
         probs = probs.expand(inputs.shape[0], -1)
-        signs = constant(compiled.signs)
         exact = read_out(probs, circuit.readout, signs)
         if shots is None:
             return exact.contiguous()

@@ -116,16 +116,21 @@ class GateMatrices:
     """Runtime: every gate's matrix for one evaluation (two batched table evaluations), and merged products."""
 
     def __init__(self, table: GateTable, inputs: torch.Tensor, weights: torch.Tensor, constant: Constant) -> None:
-        self.table, self.inputs, self.constant = table, inputs, constant
-        self._values = tuple(
-            part.matrices(inputs, weights, rows, constant)
-            for part, rows in zip(table.tables, (1, inputs.shape[0]), strict=True)
-        )
+        self.table, self.inputs, self.weights, self.constant = table, inputs, weights, constant
+        self._computed: dict[int, torch.Tensor] = {}
+
+    def _values(self, side: int) -> torch.Tensor:
+        """One table's matrices, computed when first asked for (a path that never reads the per-row gates, like
+        the encoded one, never pays for them)."""
+        if side not in self._computed:
+            rows = (1, self.inputs.shape[0])[side]
+            self._computed[side] = self.table.tables[side].matrices(self.inputs, self.weights, rows, self.constant)
+        return self._computed[side]
 
     def matrix(self, gate: Gate) -> torch.Tensor:
         """[rows, 2, 2], real for RY, H, X."""
         side, slot = self.table.slots[gate]
-        matrix = self._values[side][:, slot]
+        matrix = self._values(side)[:, slot]
         return matrix.real if gate.name in REAL_GATES and matrix.is_complex() else matrix
 
     def op_matrix(self, op: OneQubitOp) -> torch.Tensor:
@@ -143,7 +148,7 @@ class GateMatrices:
     def _part_products(self, op: LocalOp) -> torch.Tensor:
         """[rows, parts, 2, 2]: each part's chain product, all parts at once from one gather."""
         side, slots = self.table.local_slots[op]
-        values = self._values[side]
+        values = self._values(side)
         gathered = values.index_select(1, self.constant(slots.flatten())).unflatten(1, tuple(slots.shape))
         if values.is_complex() and all(g.name in REAL_GATES for part in op.parts for g in part.gates):
             gathered = gathered.real

@@ -1,0 +1,123 @@
+"""The RY-encoded one-block path (encoded.py) against the gate-by-gate path, and where it must not be taken."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qwthn import get_backend
+from qwthn.contract.circuit import Angle, Circuit, Gate, Readout
+from qwthn.methods.qwthn import QWTHNConfig
+from qwthn_emulator import backend as emulator_module
+from qwthn_emulator.encoded import MAX_ENCODED_QUBITS
+
+
+def qnn(n_qubits: int, readout: Readout, encoding: str = "RY", reupload: bool = False) -> Circuit:
+    """Encoding, then two layers of RX/RY/RZ weights and a CNOT chain (inputs again in layer 2 if `reupload`)."""
+    gates = [Gate(encoding, (wire,), Angle.input(wire)) for wire in range(n_qubits)]
+    index = 0
+    for layer in range(2):
+        if reupload and layer:
+            gates += [Gate("RY", (wire,), Angle.input(wire)) for wire in range(n_qubits)]
+        for wire in range(n_qubits):
+            for name in ("RX", "RY", "RZ"):
+                gates.append(Gate(name, (wire,), Angle.weight(index)))
+                index += 1
+        gates += [Gate("CNOT", (wire, wire + 1)) for wire in range(n_qubits - 1)]
+    return Circuit(n_qubits, tuple(gates), n_inputs=n_qubits, n_weights=index, readout=readout)
+
+
+@pytest.fixture
+def encoded_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = emulator_module.evaluate_encoded
+    monkeypatch.setattr(emulator_module, "evaluate_encoded", lambda *a: calls.append(1) or original(*a))
+    return calls
+
+
+def problem(circuit: Circuit, rows: int, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(circuit.n_qubits)
+    inputs = torch.rand(rows, circuit.n_inputs, generator=generator, dtype=dtype) * 6 - 3
+    weights = torch.rand(circuit.n_weights, generator=generator, dtype=dtype) * 6 - 3
+    return inputs.requires_grad_(), weights.requires_grad_()
+
+
+def evaluate(circuit: Circuit, inputs, weights, dtype: str = "complex128", **options):
+    backend = get_backend("emulator", dtype=dtype, **options)
+    out = backend.evaluate(backend.compile(circuit), inputs, weights)
+    cotangent = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
+    return (out, *torch.autograd.grad((out * cotangent).sum(), (inputs, weights)))
+
+
+READOUTS = [Readout(), Readout("expval_z", (2, 0)), Readout("probs")]
+
+
+@pytest.mark.parametrize("n_qubits", range(2, MAX_ENCODED_QUBITS + 1))
+@pytest.mark.parametrize("readout", READOUTS, ids=["z-all", "z-subset", "probs"])
+def test_the_encoded_path_equals_gate_by_gate_with_its_gradients(n_qubits, readout, encoded_calls):
+    circuit = qnn(n_qubits, readout if readout.kind == "probs" or n_qubits > 2 else Readout("expval_z", (1, 0)))
+    inputs, weights = problem(circuit, rows=33)
+    fast = evaluate(circuit, inputs, weights)
+    assert encoded_calls == [1]
+    stepwise = evaluate(circuit, inputs, weights, fuse_threshold=0)
+    assert encoded_calls == [1]  # fuse_threshold=0 evaluates gate by gate
+    for ours, reference in zip(fast, stepwise, strict=True):
+        torch.testing.assert_close(ours, reference, atol=1e-12, rtol=0)
+
+
+def test_qwthns_own_circuit_takes_it_in_single_precision_too(encoded_calls):
+    circuit = QWTHNConfig(n_qubits=4, n_layers=2).circuit()
+    inputs, weights = problem(circuit, rows=257)
+    double = evaluate(circuit, inputs, weights)
+    single = evaluate(circuit, inputs.detach().float().requires_grad_(), weights.detach().float().requires_grad_(),
+                      dtype="complex64")  # fmt: skip
+    assert encoded_calls == [1, 1] and single[0].dtype == torch.float32
+    for ours, reference in zip(single, double, strict=True):
+        torch.testing.assert_close(ours.double(), reference, atol=2e-5, rtol=0)
+
+
+def test_second_derivatives_through_the_encoded_path_are_exact(encoded_calls):
+    circuit = qnn(2, Readout())
+    inputs, weights = problem(circuit, rows=3)
+    backend = get_backend("emulator", dtype="complex128")
+    compiled = backend.compile(circuit)
+    assert torch.autograd.gradgradcheck(lambda x, w: backend.evaluate(compiled, x, w), (inputs, weights))
+    assert encoded_calls
+
+
+@pytest.mark.parametrize(
+    ("circuit", "why"),
+    [
+        (qnn(3, Readout(), encoding="RX"), "an RX encoding is complex"),
+        (qnn(3, Readout(), reupload=True), "inputs re-enter after the first block"),
+        (qnn(MAX_ENCODED_QUBITS + 1, Readout()), "too many qubits for a [rows, 2^n] product state"),
+    ],
+)
+def test_circuits_of_another_shape_do_not_take_it(circuit, why, encoded_calls):
+    inputs, weights = problem(circuit, rows=4)
+    out = evaluate(circuit, inputs, weights)
+    assert not encoded_calls, why
+    torch.testing.assert_close(out[0], evaluate(circuit, inputs, weights, fuse_threshold=0)[0], atol=1e-12, rtol=0)
+
+
+def test_per_row_weights_and_shots_do_not_take_it(encoded_calls):
+    circuit = qnn(3, Readout())
+    inputs, weights = problem(circuit, rows=4)
+    backend = get_backend("emulator", dtype="complex128")
+    compiled = backend.compile(circuit)
+    backend.evaluate(compiled, inputs, weights.detach().expand(4, -1))
+    backend.evaluate(compiled, inputs, weights, shots=100, seed=0)
+    assert not encoded_calls
+
+
+def test_a_batch_of_several_chunks_equals_gate_by_gate(encoded_calls, monkeypatch):
+    """Rows run in chunks (CHUNK_ROWS) forward and backward; a ragged last chunk included."""
+    from qwthn_emulator import encoded
+
+    monkeypatch.setattr(encoded, "CHUNK_ROWS", 16)
+    circuit = qnn(3, Readout())
+    inputs, weights = problem(circuit, rows=16 * 3 + 5)
+    fast = evaluate(circuit, inputs, weights)
+    assert encoded_calls == [1]
+    for ours, reference in zip(fast, evaluate(circuit, inputs, weights, fuse_threshold=0), strict=True):
+        torch.testing.assert_close(ours, reference, atol=1e-12, rtol=0)
