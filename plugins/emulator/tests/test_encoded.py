@@ -29,9 +29,11 @@ def qnn(n_qubits: int, readout: Readout, encoding: str = "RY", reupload: bool = 
 
 @pytest.fixture
 def encoded_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """1 for each evaluation by the one-block path, 2 for each by the re-encoding chain."""
     calls: list[int] = []
-    original = emulator_module.evaluate_encoded
-    monkeypatch.setattr(emulator_module, "evaluate_encoded", lambda *a: calls.append(1) or original(*a))
+    for name, mark in (("evaluate_encoded", 1), ("evaluate_reencoded", 2)):
+        original = getattr(emulator_module, name)
+        monkeypatch.setattr(emulator_module, name, lambda *a, o=original, m=mark: calls.append(m) or o(*a))
     return calls
 
 
@@ -89,7 +91,6 @@ def test_second_derivatives_through_the_encoded_path_are_exact(encoded_calls):
     ("circuit", "why"),
     [
         (qnn(3, Readout(), encoding="RX"), "an RX encoding is complex"),
-        (qnn(3, Readout(), reupload=True), "inputs re-enter after the first block"),
         (qnn(MAX_ENCODED_QUBITS + 1, Readout()), "too many qubits for a [rows, 2^n] product state"),
     ],
 )
@@ -121,3 +122,44 @@ def test_a_batch_of_several_chunks_equals_gate_by_gate(encoded_calls, monkeypatc
     assert encoded_calls == [1]
     for ours, reference in zip(fast, evaluate(circuit, inputs, weights, fuse_threshold=0), strict=True):
         torch.testing.assert_close(ours, reference, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("n_qubits", range(2, MAX_ENCODED_QUBITS + 1))
+@pytest.mark.parametrize("readout", READOUTS, ids=["z-all", "z-subset", "probs"])
+def test_re_encoding_circuits_run_as_a_gemm_chain_equal_to_gate_by_gate(n_qubits, readout, encoded_calls):
+    circuit = qnn(n_qubits, readout if readout.kind == "probs" or n_qubits > 2 else Readout("expval_z", (1, 0)),
+                  reupload=True)  # fmt: skip
+    inputs, weights = problem(circuit, rows=33)
+    fast = evaluate(circuit, inputs, weights)
+    assert encoded_calls == [2]
+    for ours, reference in zip(fast, evaluate(circuit, inputs, weights, fuse_threshold=0), strict=True):
+        torch.testing.assert_close(ours, reference, atol=1e-12, rtol=0)
+
+
+def test_the_authors_circuit_takes_the_chain_through_the_runtime(encoded_calls):
+    """QTHA's circuit (RY(h) re-encoded in each of its 4 layers, CRZ lowered to native gates) through a
+    QuantumLayer, as an adapter runs it: outputs and gradients equal the gate-by-gate path's."""
+    from qwthn.methods.loading import parse_adapter_config
+    from qwthn.runtime import Runtime
+    from qwthn.runtime.quantum_layer import QuantumLayer
+
+    circuit = parse_adapter_config({"method": "qtha"}).circuit()
+    results = []
+    for options in ({}, {"fuse_threshold": 0}):
+        layer = QuantumLayer(circuit, Runtime(get_backend("emulator", dtype="complex128", **options)), init_seed=0)
+        inputs = torch.linspace(-2, 2, 40 * circuit.n_inputs, dtype=torch.float64).view(40, -1).requires_grad_()
+        out = layer(inputs)
+        weights = layer.weights
+        results.append((out, *torch.autograd.grad(out.sin().sum(), (inputs, weights))))
+    assert encoded_calls == [2]
+    for ours, reference in zip(*results, strict=True):
+        torch.testing.assert_close(ours.double(), reference.double(), atol=1e-10, rtol=0)
+
+
+def test_second_derivatives_through_the_chain_are_exact(encoded_calls):
+    circuit = qnn(2, Readout(), reupload=True)
+    inputs, weights = problem(circuit, rows=3)
+    backend = get_backend("emulator", dtype="complex128")
+    compiled = backend.compile(circuit)
+    assert torch.autograd.gradgradcheck(lambda x, w: backend.evaluate(compiled, x, w), (inputs, weights))
+    assert encoded_calls and set(encoded_calls) == {2}

@@ -17,9 +17,9 @@ import torch
 
 from qwthn.contract.backend import Capabilities, QuantumBackend, check_batch
 from qwthn.contract.circuit import Circuit, Gate
-from qwthn_emulator.encoded import encoded_wires, evaluate_encoded
+from qwthn_emulator.encoded import EncodedShape, encoded_shape, evaluate_encoded, evaluate_reencoded
 from qwthn_emulator.engine import simulate
-from qwthn_emulator.gates import GateMatrices, GateTable
+from qwthn_emulator.gates import Constant, GateMatrices, GateTable
 from qwthn_emulator.options import EmulatorOptions
 from qwthn_emulator.plan import Plan, build_plan
 from qwthn_emulator.readout import read_out, z_signs
@@ -38,14 +38,14 @@ class Layout:
 
     plan: Plan
     table: GateTable
-    encoded: list[int] | None = None
-    """The input column of each wire when the plan takes the RY-encoded one-block path (encoded.py)."""
+    encoded: EncodedShape | None = None
+    """Where the inputs enter when the plan takes the RY-encoded path (encoded.py), else None."""
 
     @classmethod
     def build(cls, circuit: Circuit, per_row: Callable[[Gate], bool]) -> Layout:
         plan = build_plan(circuit.gates, circuit.n_qubits, per_row)
         one_qubit = (gate for gate in circuit.gates if len(gate.wires) == 1)
-        return cls(plan, GateTable.build(one_qubit, per_row, plan.local_ops), encoded_wires(plan, circuit.n_qubits))
+        return cls(plan, GateTable.build(one_qubit, per_row, plan.local_ops), encoded_shape(plan, circuit.n_qubits))
 
 
 @dataclass(eq=False)
@@ -59,14 +59,6 @@ class CompiledCircuit:
     """For weights [batch, n_weights]: weight angles differ per row, like inputs."""
     signs: torch.Tensor
     _constants: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = field(default_factory=dict)
-    _columns: dict[int, torch.Tensor] = field(default_factory=dict)
-
-    def encoded_columns(self, layout: Layout) -> torch.Tensor:
-        """The input column of each wire's encoding, as an index tensor (kept, so `constant` caches its copies)."""
-        key = id(layout)
-        if key not in self._columns:
-            self._columns[key] = torch.tensor(layout.encoded, dtype=torch.long)
-        return self._columns[key]
 
     def constant(self, tensor: torch.Tensor, device: torch.device, real_dtype: torch.dtype) -> torch.Tensor:
         """`tensor` on `device`, real or complex in the precision of `real_dtype`; index tensors stay integral."""
@@ -137,15 +129,7 @@ class EmulatorBackend(QuantumBackend):
         gates = GateMatrices(layout.table, inputs.to(dtype=real), weights.to(device=device, dtype=real), constant)
         signs = constant(compiled.signs)
         if layout.encoded is not None and shots is None and self.options.fuse_threshold > 0:
-            plan = layout.plan
-            ops = plan.tail_ops + (plan.blocks[0].ops if plan.blocks else ())
-            unitary = block_unitary(circuit.n_qubits, ops, gates, constant, like=gates.inputs)
-            angles = gates.inputs
-            if layout.encoded != list(range(circuit.n_inputs)):  # wire w encodes an input other than column w
-                angles = angles.index_select(1, constant(compiled.encoded_columns(layout)))
-            if circuit.readout.kind != "expval_z":
-                signs = torch.eye(2**circuit.n_qubits, dtype=real, device=device)
-            return evaluate_encoded(angles, unitary, signs)
+            return self._evaluate_encoded(compiled, layout, gates, constant, signs)
         state = simulate(layout.plan, circuit.n_qubits, gates, constant, self.options.fuse_threshold)
         probs = probabilities(state)
         probs = probs.expand(inputs.shape[0], -1)
@@ -154,3 +138,22 @@ class EmulatorBackend(QuantumBackend):
             return exact.contiguous()
         sampled = read_out(sample_probabilities(probs, shots, seed), circuit.readout, signs)
         return exact + (sampled - exact).detach()
+
+    def _evaluate_encoded(
+        self, compiled: CompiledCircuit, layout: Layout, gates: GateMatrices, constant: Constant, signs: torch.Tensor
+    ) -> torch.Tensor:
+        """RY-encoded circuits (encoded.py): one fixed block by the hand-written path, re-encoding ones as a GEMM
+        chain; fixed blocks become unitaries here (the prefix tails folded into the first)."""
+        circuit, plan, shape = compiled.circuit, layout.plan, layout.encoded
+        like = gates.inputs
+        if circuit.readout.kind != "expval_z":
+            signs = torch.eye(2**circuit.n_qubits, dtype=like.dtype, device=like.device)
+        fixed = [block.ops for block in plan.blocks if block.fusable] or [()]
+        fixed[0] = plan.tail_ops + fixed[0]
+        unitaries = [block_unitary(circuit.n_qubits, ops, gates, constant, like=like) for ops in fixed]
+        if not shape.layers:
+            angles = like if list(shape.first) == list(range(circuit.n_inputs)) else like[:, list(shape.first)]
+            return evaluate_encoded(angles, unitaries[0], signs)
+        if len(unitaries) == len(shape.layers):  # the circuit ends on a re-encoding layer
+            unitaries.append(torch.eye(2**circuit.n_qubits, dtype=like.dtype, device=like.device))
+        return evaluate_reencoded(like, shape, unitaries, signs)

@@ -19,34 +19,71 @@ differentiable ops from the saved inputs, so higher-order gradients stay exact.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import torch
 
-from qwthn_emulator.plan import Plan
+from qwthn_emulator.plan import LocalOp, Plan
 
 MAX_ENCODED_QUBITS = 6
 """Beyond 64 amplitudes the [rows, 2^n] product state stops being cheap next to op-by-op evaluation."""
 
 
-def encoded_wires(plan: Plan, n_qubits: int) -> list[int] | None:
-    """The input column of each wire's RY encoding when `plan` has this path's shape, else None.
+@dataclass(frozen=True)
+class EncodedShape:
+    """Where a circuit of this path's shape reads its inputs.
 
-    The shape: every wire starts with exactly one RY of an input angle (nothing else per row), and at
-    most one block follows, fixed (weight and constant angles only), so it is one unitary for the batch.
+    `first`: the input column of each wire's opening RY. `layers`: for each later per-row block (inputs
+    re-encoded, as the authors' QTHA circuit does in every layer), the input column of each wire's RY
+    (None: that wire has none in the block). Fixed blocks sit between them, and may close the circuit.
     """
-    if n_qubits > MAX_ENCODED_QUBITS or len(plan.core) != n_qubits or len(plan.blocks) > 1:
+
+    first: tuple[int, ...]
+    layers: tuple[tuple[int | None, ...], ...] = ()
+
+
+def encoded_shape(plan: Plan, n_qubits: int) -> EncodedShape | None:
+    """The shape of `plan` when this path can run it, else None.
+
+    Every wire starts with exactly one RY of an input angle; then fixed blocks (weight and constant
+    angles only: one unitary each) alternate with per-row blocks made only of RY gates of input angles,
+    at most one per wire.
+    """
+    if n_qubits > MAX_ENCODED_QUBITS or len(plan.core) != n_qubits:
         return None
-    if plan.blocks and not plan.blocks[0].fusable:
-        return None
-    columns = []
+    first = []
     for wire, op in enumerate(plan.core):
-        if op.wire != wire or len(op.gates) != 1:
+        column = _encoding_column(op.gates) if op.wire == wire else None
+        if column is None:
             return None
-        (gate,) = op.gates
-        if gate.name != "RY" or gate.angle is None or gate.angle.source != "input":
+        first.append(column)
+    layers = []
+    for position, block in enumerate(plan.blocks):
+        if block.fusable != (position % 2 == 0):
             return None
-        columns.append(gate.angle.index)
-    return columns
+        if block.fusable:
+            continue
+        columns: list[int | None] = [None] * n_qubits
+        for op in block.ops:
+            if not isinstance(op, LocalOp):
+                return None
+            for part in op.parts:
+                column = _encoding_column(part.gates)
+                if column is None:
+                    return None
+                columns[part.wire] = column
+        layers.append(tuple(columns))
+    return EncodedShape(tuple(first), tuple(layers))
+
+
+def _encoding_column(gates: tuple) -> int | None:
+    """The input column when `gates` is a single RY of an input angle."""
+    if len(gates) != 1:
+        return None
+    (gate,) = gates
+    if gate.name != "RY" or gate.angle is None or gate.angle.source != "input":
+        return None
+    return gate.angle.index
 
 
 @functools.lru_cache(maxsize=32)
@@ -138,3 +175,59 @@ def evaluate_encoded(angles: torch.Tensor, unitary: torch.Tensor, signs: torch.T
     else:
         mixing, readout = unitary.T, signs
     return _EncodedBlock.apply(angles, mixing, readout.to(mixing.dtype))
+
+
+@functools.lru_cache(maxsize=32)
+def _y_eigenbasis(n_qubits: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """V^{(x) n}, V = [|+i>, |-i>]: RY(t) = V diag(e^{-it/2}, e^{it/2}) V^dagger on every wire at once."""
+    single = torch.tensor([[1, 1], [1j, -1j]], dtype=torch.complex128) / 2**0.5
+    basis = single
+    for _ in range(n_qubits - 1):
+        basis = torch.kron(basis, single)
+    return basis.to(dtype=dtype, device=device)
+
+
+def _phase_state(angles: torch.Tensor, columns: tuple[int | None, ...], dtype: torch.dtype) -> torch.Tensor:
+    """kron_w [e^{-i x_w / 2}, e^{i x_w / 2}] (1, 1 on a wire with no RY): a re-encoding layer in Y's eigenbasis."""
+    pairs = []
+    for column in columns:
+        if column is None:
+            pairs.append(torch.ones(angles.shape[0], 2, dtype=dtype, device=angles.device))
+        else:
+            half = angles[:, column : column + 1] * 0.5
+            pairs.append(torch.polar(torch.ones_like(half), torch.cat((-half, half), dim=1)).to(dtype))
+    state = pairs[-1]
+    for pair in reversed(pairs[:-1]):
+        state = (pair.unsqueeze(2) * state.unsqueeze(1)).reshape(angles.shape[0], -1)
+    return state
+
+
+def evaluate_reencoded(
+    inputs: torch.Tensor, shape: EncodedShape, unitaries: list[torch.Tensor], signs: torch.Tensor
+) -> torch.Tensor:
+    """A circuit that re-encodes its inputs between fixed blocks, as a chain of [rows, 2^n] x [2^n, 2^n] GEMMs
+    and elementwise per-row phases: each RY layer is V D(x) V^dagger, with V folded into the neighbouring
+    blocks' unitaries, so no per-row dense matrix is ever built. `unitaries` are the fixed blocks in order,
+    one more than the re-encoding layers (the identity where the circuit ends on one). Autograd
+    differentiates it (every op is a plain torch op, so higher orders too).
+    """
+    complex_dtype = torch.complex128 if inputs.dtype == torch.float64 else torch.complex64
+    n_qubits = len(shape.first)
+    basis = _y_eigenbasis(n_qubits, complex_dtype, inputs.device)
+    basis_h = basis.mH
+    state = product_state(inputs[:, list(shape.first)]).to(complex_dtype)
+    phases: dict[tuple, torch.Tensor] = {}
+    for position, unitary in enumerate(unitaries):
+        unitary = unitary.to(complex_dtype)
+        if position > 0:
+            unitary = unitary @ basis
+        if position < len(unitaries) - 1:
+            unitary = basis_h @ unitary
+        state = state @ unitary.T
+        if position < len(shape.layers):
+            columns = shape.layers[position]
+            if columns not in phases:  # the same inputs re-encoded again: one phase state serves every layer
+                phases[columns] = _phase_state(inputs, columns, complex_dtype)
+            state = state * phases[columns]
+    probabilities = state.real.square() + state.imag.square()
+    return probabilities @ signs
