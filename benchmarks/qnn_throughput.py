@@ -215,6 +215,29 @@ def adapter_regime(n_qubits: int, n_layers: int, batch: int, rounds: int) -> dic
     return interleaved_medians(steps, rounds)
 
 
+REGIME_QUBITS, REGIME_BATCHES = range(2, 7), (4_096, 16_384, 65_536, 262_144)
+TARGET_REGIME_TABLE = 2.5
+"""The [13] target for n = 4..6 at B >= 16,384: the emulator within 2.5x its three-GEMM floor."""
+
+
+def regime_table(qubits: range, batches: tuple[int, ...], n_layers: int, rounds: int) -> list[list[str]]:
+    """The adapter regime over sizes: emulator forward + backward against its floor, each cell side by side."""
+    generator = torch.Generator().manual_seed(3)
+    rows = []
+    for n_qubits in qubits:
+        circuit = qnn_circuit(n_qubits, n_layers)
+        model = emulator_model(circuit, torch.rand(circuit.n_weights, generator=generator) * 2 * torch.pi)
+        cells = [str(n_qubits)]
+        for batch in batches:
+            inputs = (torch.rand(batch, n_qubits, generator=generator) * torch.pi).requires_grad_()
+            times = interleaved_medians({"emulator": (forward_backward(model, inputs), 1),
+                                         "floor": (floor_step(batch, n_qubits, generator), 1)}, rounds)  # fmt: skip
+            cells.append(f"{times['emulator'] * 1e3:.1f} ms ({times['emulator'] / times['floor']:.2f}x)")
+        rows.append(cells)
+        print("| " + " | ".join(cells) + " |", flush=True)
+    return rows
+
+
 def cost_table(qubits: range, batches: tuple[int, ...], n_layers: int, repeats: int) -> list[list[str]]:
     generator = torch.Generator().manual_seed(1)
     rows = []
@@ -265,6 +288,18 @@ def main() -> None:
     ]
     print("\n".join(regime_lines))
     if args.regime:
+        sizes = (range(2, 5), (256, 1024)) if args.smoke else (REGIME_QUBITS, REGIME_BATCHES)
+        header = "| n | " + " | ".join(f"B={b:,}" for b in sizes[1]) + " |"
+        print(f"\nAdapter regime, L=2, forward + backward (median; in brackets: / the three-GEMM floor; target "
+              f"<= {TARGET_REGIME_TABLE:g}x for n >= 4 at B >= 16,384):\n{header}\n|" + "---|" * (len(sizes[1]) + 1))
+        table = regime_table(*sizes, 2, 1 if args.smoke else 5)
+        if args.markdown:
+            lines = [f"torch {torch.__version__}, {machine}; {load()} at the end", "", *regime_lines, "",
+                     "Adapter regime, L=2, forward + backward, median of interleaved rounds; in brackets: the "
+                     "emulator's time over the three-GEMM floor's at the same size.", "", header,
+                     "|" + "---|" * (len(sizes[1]) + 1), *("| " + " | ".join(row) + " |" for row in table)]  # fmt: skip
+            with open(args.markdown, "w") as handle:
+                handle.write("\n".join(lines) + "\n")
         return
     result = head_to_head(n_qubits, n_layers, batch, repeats)
     speedup = result["pennylane"] / result["emulator"]

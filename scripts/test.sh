@@ -8,6 +8,7 @@ bash scripts/install.sh --dev
 .venv/bin/ruff check .
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --site-dir "$(mktemp -d)"  # the docs site (mkdocs.yml)
 .venv/bin/python benchmarks/qnn_throughput.py --smoke
+.venv/bin/python benchmarks/qnn_throughput.py --smoke --regime
 .venv/bin/python benchmarks/backends.py --smoke
 .venv/bin/python benchmarks/wukong_engine.py --smoke
 .venv/bin/python benchmarks/expressivity.py --smoke
