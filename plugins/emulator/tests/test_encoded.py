@@ -163,3 +163,28 @@ def test_second_derivatives_through_the_chain_are_exact(encoded_calls):
     compiled = backend.compile(circuit)
     assert torch.autograd.gradgradcheck(lambda x, w: backend.evaluate(compiled, x, w), (inputs, weights))
     assert encoded_calls and set(encoded_calls) == {2}
+
+
+def test_gradient_free_calls_reuse_unitaries_only_for_the_same_weight_values(monkeypatch):
+    """Generation calls each layer per token with unchanged weights: the fixed blocks' unitaries are built once
+    per weight values; new values (an optimiser step) rebuild them, and a call that needs gradients never reuses."""
+    builds = []
+    original = emulator_module.EmulatorBackend._unitaries
+    monkeypatch.setattr(emulator_module.EmulatorBackend, "_unitaries",
+                        staticmethod(lambda *a: builds.append(1) or original(*a)))  # fmt: skip
+    circuit = qnn(3, Readout(), reupload=True)
+    inputs, weights = problem(circuit, rows=5)
+    backend = get_backend("emulator", dtype="complex128")
+    compiled = backend.compile(circuit)
+    with torch.no_grad():
+        first = backend.evaluate(compiled, inputs, weights)
+        again = backend.evaluate(compiled, inputs * 0.5, weights.clone())
+        moved = backend.evaluate(compiled, inputs, weights + 0.1)
+        stepwise = get_backend("emulator", dtype="complex128", fuse_threshold=0)
+        reference = stepwise.compile(circuit)
+        torch.testing.assert_close(again, stepwise.evaluate(reference, inputs * 0.5, weights))
+        torch.testing.assert_close(moved, stepwise.evaluate(reference, inputs, weights + 0.1))
+    assert len(builds) == 2  # the same values reused, new values built
+    assert not torch.allclose(first, moved)
+    out = backend.evaluate(compiled, inputs, weights)
+    assert len(builds) == 3 and out.requires_grad  # with gradients wanted: built, with its graph

@@ -27,6 +27,8 @@ from qwthn_emulator.sampling import sample_probabilities
 from qwthn_emulator.state import probabilities
 from qwthn_emulator.unitary import block_unitary
 
+UNITARY_CACHE = 256
+"""Weight sets whose unitaries a compiled circuit keeps for gradient-free calls (a 135M model adapts 60 layers)."""
 NATIVE_GATES = frozenset({"RX", "RY", "RZ", "H", "X", "CZ", "CNOT"})
 """What the kernels implement: one-qubit gates of the gate table, and two-qubit gates that permute basis
 states with signs (plan.py composes those into one gather). Controlled rotations are not among them yet."""
@@ -59,6 +61,27 @@ class CompiledCircuit:
     """For weights [batch, n_weights]: weight angles differ per row, like inputs."""
     signs: torch.Tensor
     _constants: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = field(default_factory=dict)
+    _unitaries: dict[tuple, list[torch.Tensor]] = field(default_factory=dict)
+
+    def cached_unitaries(
+        self, layout: Layout, gates: GateMatrices, build: Callable[[], list[torch.Tensor]]
+    ) -> list[torch.Tensor]:
+        """The fixed blocks' unitaries, reused while no gradient is wanted and the weights are the same values.
+
+        Why: generating text calls every adapted layer once per token with unchanged weights; rebuilding its
+        unitaries (a few hundred small ops for the authors' four-block circuit) each time dominated the
+        call. A model shares one compiled circuit between its layers, so the cache is keyed by the weights'
+        values (up to `UNITARY_CACHE` sets, CPU only: reading GPU values would synchronise every call).
+        """
+        weights = gates.weights
+        if (torch.is_grad_enabled() and weights.requires_grad) or weights.device.type != "cpu":
+            return build()
+        key = (id(layout), weights.dtype, weights.detach().numpy().tobytes())
+        if key not in self._unitaries:
+            if len(self._unitaries) >= UNITARY_CACHE:
+                self._unitaries.pop(next(iter(self._unitaries)))
+            self._unitaries[key] = build()
+        return self._unitaries[key]
 
     def constant(self, tensor: torch.Tensor, device: torch.device, real_dtype: torch.dtype) -> torch.Tensor:
         """`tensor` on `device`, real or complex in the precision of `real_dtype`; index tensors stay integral."""
@@ -148,12 +171,17 @@ class EmulatorBackend(QuantumBackend):
         like = gates.inputs
         if circuit.readout.kind != "expval_z":
             signs = torch.eye(2**circuit.n_qubits, dtype=like.dtype, device=like.device)
-        fixed = [block.ops for block in plan.blocks if block.fusable] or [()]
-        fixed[0] = plan.tail_ops + fixed[0]
-        unitaries = [block_unitary(circuit.n_qubits, ops, gates, constant, like=like) for ops in fixed]
+        unitaries = compiled.cached_unitaries(layout, gates, lambda: self._unitaries(circuit.n_qubits, plan, gates,
+                                                                                    constant))  # fmt: skip
         if not shape.layers:
             angles = like if list(shape.first) == list(range(circuit.n_inputs)) else like[:, list(shape.first)]
             return evaluate_encoded(angles, unitaries[0], signs)
         if len(unitaries) == len(shape.layers):  # the circuit ends on a re-encoding layer
             unitaries.append(torch.eye(2**circuit.n_qubits, dtype=like.dtype, device=like.device))
         return evaluate_reencoded(like, shape, unitaries, signs)
+
+    @staticmethod
+    def _unitaries(n_qubits: int, plan: Plan, gates: GateMatrices, constant: Constant) -> list[torch.Tensor]:
+        fixed = [block.ops for block in plan.blocks if block.fusable] or [()]
+        fixed[0] = plan.tail_ops + fixed[0]
+        return [block_unitary(n_qubits, ops, gates, constant, like=gates.inputs) for ops in fixed]
