@@ -12,6 +12,7 @@ gets correct parameter-shift gradients for a circuit that uses it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,12 +82,22 @@ class Lowering:
     def rewritten(self) -> bool:
         return self.input_columns is not None
 
+    @functools.cached_property
+    def _inputs_unchanged(self) -> bool:
+        """Whether every input slot is its own column at scale 1, in order."""
+        columns = self.input_columns.tolist()
+        return columns == list(range(len(columns))) and bool((self.input_scales == 1).all())
+
     def bind(self, inputs: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Original [rows, n_inputs] and [n_weights] or [rows, n_weights] -> the lowered circuit's slots."""
         if not self.rewritten:
             return inputs, weights
         device, dtype = inputs.device, inputs.dtype
-        slot_inputs = inputs[:, self.input_columns.to(device)] * self.input_scales.to(device, dtype)
+        # only weight gates were rewritten (e.g. the authors' CRZ): the inputs pass through, no copy per call
+        if self._inputs_unchanged and inputs.shape[1] == len(self.input_columns):
+            slot_inputs = inputs
+        else:
+            slot_inputs = inputs[:, self.input_columns.to(device)] * self.input_scales.to(device, dtype)
         slot_weights = weights[..., self.weight_columns.to(device)] * self.weight_scales.to(device, weights.dtype)
         return slot_inputs, slot_weights
 
