@@ -41,3 +41,16 @@ def test_without_lora_r4_there_is_no_ranking_and_the_plot_is_drawn(tmp_path):
     assert ranking({k: v for k, v in SUMMARY.items() if k != "lora-r4"}, FAMILIES) == []
     assert field_plot(tmp_path, SUMMARY, FAMILIES, "accuracy") == "field.png"
     assert (tmp_path / "field.png").stat().st_size > 10_000
+
+
+def test_the_field_calls_an_arm_quantum_only_when_it_runs_a_circuit():
+    """Controls of the hybrids are selected with them (--arms quantum) but are classical methods, and the field
+    must not draw the authors' MPO-only variant or a dequantized circuit as a quantum arm."""
+    from qwthn_transformers.ablation.arms import ARMS
+
+    kinds = {arm.name: arm.kind for arm in ARMS}
+    assert {name for name, kind in kinds.items() if kind == "quantum"} == {
+        "qtha", "qtha-dense-qnn", "qtha-qnn", "qwthn", "qwthn-frozen-qnn", "qwthn-no-entanglement",
+        "qwthn-sampled-forward"}  # fmt: skip
+    assert kinds["qtha-mpo"] == kinds["qwthn-dequantized"] == kinds["qwthn-rff"] == kinds["lora-r4"] == "classical"
+    assert {arm.family for arm in ARMS if arm.name in ("qtha-mpo", "qwthn-no-qnn")} == {"quantum"}  # selection

@@ -37,6 +37,19 @@ class Arm:
     def family(self) -> str:
         return FAMILY_OF_GROUP[self.group]
 
+    @property
+    def kind(self) -> str:
+        """What the field's table and picture call the arm: 'quantum' only when its adapter runs a circuit.
+
+        A control of a hybrid (its QNN removed, replaced by an MLP or by its Fourier series, the authors'
+        MPO-only variant) is selected with its family, but it is a classical method and is shown as one.
+        """
+        if self.family != "quantum":
+            return self.family
+        from qwthn.methods.loading import parse_adapter_config
+
+        return "quantum" if parse_adapter_config(self.adapter).runs_circuits else "classical"
+
 
 FAMILY_OF_GROUP = {"baseline": "classical", "peft": "classical", "paper": "quantum", "ours": "quantum",
                    "inspired": "quantum-inspired", "peer": "quantum", "peer-twin": "classical"}

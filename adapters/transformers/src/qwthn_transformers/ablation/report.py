@@ -368,7 +368,7 @@ def write_report(
             md += ["", f"Quantumness meter (the most demanding seed and layer): {spectrum_line(worst)}."]
     claim_rows = claims(summary, task.name)
     md += claims_text(claim_rows, task.name)
-    families = {arm.name: arm.family for arm in plan.arms}
+    families = {arm.name: arm.kind for arm in plan.arms}
     field_rows = ranking(summary, families)
     md += ranking_text(field_rows, task.metric)
     picture = field_plot(output, summary, families, task.metric)
