@@ -94,6 +94,9 @@ FIELD_OVERRIDES: dict[str, st.SearchStrategy[Any]] = {
     "axes": st.none() | st.lists(st.integers(min_value=1, max_value=64), min_size=2, max_size=8),
     # QPA's mapping widths: positive (a field validator)
     "mapping": st.lists(st.integers(min_value=1, max_value=64), max_size=4),
+    # QPA's per-module mapping widths: regex keys (valid ones) -> positive widths
+    "mapping_pattern": st.dictionaries(st.text(alphabet=string.ascii_letters + "_.", min_size=1, max_size=12),
+                                       st.lists(st.integers(min_value=1, max_value=64), max_size=3), max_size=3),
 }
 
 
